@@ -1,0 +1,85 @@
+"""Entropy coding of quantized tensors with constriction (no torch, no training code).
+
+Each tensor gets its own parametric model, zero-centred (the quantizer's offset is the
+tensor's median): a quantized Laplace or Gaussian whose scale is stored as bfloat16 bits.
+All tensors share one range-coded stream. The decoder builds the models only from those
+stored bits, so decoding is identical on every machine.
+"""
+from __future__ import annotations
+
+import constriction
+import numpy as np
+
+from .bitstream import MODEL_IDS, BitstreamError
+from .quantize import from_bf16_bits, max_level, to_bf16_bits
+
+_MIN_SCALE = 0.05  # in quantizer steps; keeps the models well defined for constant tensors
+
+
+def _model(model_id: int, scale_bf16: int, bits: int):
+    levels = max_level(bits)
+    scale = float(from_bf16_bits(scale_bf16))
+    if not np.isfinite(scale) or scale <= 0:
+        raise BitstreamError(f"invalid entropy model scale {scale}")
+    if model_id == MODEL_IDS["laplace"]:
+        return constriction.stream.model.QuantizedLaplace(-levels, levels, 0.0, scale)
+    if model_id == MODEL_IDS["gaussian"]:
+        return constriction.stream.model.QuantizedGaussian(-levels, levels, 0.0, scale)
+    raise BitstreamError(f"unknown entropy model id {model_id}")
+
+
+def _coded_bits(q: np.ndarray, model) -> int:
+    enc = constriction.stream.queue.RangeEncoder()
+    enc.encode(q, model)
+    return int(enc.num_bits())
+
+
+def choose_model(q: np.ndarray, bits: int) -> tuple[int, int]:
+    """Pick the entropy model (id, scale bfloat16 bits) that codes ``q`` in the fewest bits."""
+    q = np.ascontiguousarray(q, dtype=np.int32)
+    mean_abs = float(np.mean(np.abs(q))) if q.size else 1.0
+    rms = float(np.sqrt(np.mean(q.astype(np.float64) ** 2))) if q.size else 1.0
+    candidates = [
+        (MODEL_IDS["laplace"], to_bf16_bits(max(mean_abs, _MIN_SCALE))),
+        (MODEL_IDS["gaussian"], to_bf16_bits(max(rms, _MIN_SCALE))),
+    ]
+    if q.size == 0:
+        return candidates[0]
+    return min(candidates, key=lambda c: _coded_bits(q, _model(c[0], c[1], bits)))
+
+
+def encode_tensors(qs: list[np.ndarray], bits: int) -> tuple[list[tuple[int, int]], bytes]:
+    """Range-code integer tensors; returns their (model id, scale bits) and the payload bytes."""
+    levels = max_level(bits)
+    enc = constriction.stream.queue.RangeEncoder()
+    models = []
+    for q in qs:
+        q = np.ascontiguousarray(q, dtype=np.int32).reshape(-1)
+        if q.size and (q.min() < -levels or q.max() > levels):
+            raise ValueError(f"symbols outside [-{levels}, {levels}] for {bits} bits")
+        model_id, scale_bits = choose_model(q, bits)
+        models.append((model_id, scale_bits))
+        if q.size:
+            enc.encode(q, _model(model_id, scale_bits, bits))
+    words = enc.get_compressed()
+    return models, words.astype("<u4").tobytes()
+
+
+def decode_tensors(payload: bytes, sizes: list[int], bits: int,
+                   models: list[tuple[int, int]]) -> list[np.ndarray]:
+    """Inverse of :func:`encode_tensors`: flat int32 arrays of the given sizes."""
+    if len(payload) % 4:
+        raise BitstreamError("payload is not a whole number of 32-bit words")
+    words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
+    try:
+        dec = constriction.stream.queue.RangeDecoder(words)
+        out = []
+        for size, (model_id, scale_bits) in zip(sizes, models, strict=True):
+            model = _model(model_id, scale_bits, bits)
+            out.append(np.asarray(dec.decode(model, size), dtype=np.int32) if size else
+                       np.zeros(0, dtype=np.int32))
+    except BitstreamError:
+        raise
+    except Exception as exc:  # constriction signals corrupt data with assorted exceptions
+        raise BitstreamError(f"entropy decoding failed: {exc}") from exc
+    return out

@@ -1,0 +1,153 @@
+"""The fitting loop: overfit a SIREN to one image (encoder only; the decoder never imports this).
+
+Random pixel mini-batches, Adam with a short warm-up and a cosine decay to zero over the
+whole run, and snapshots scored on the *quantized* model so that what is written is the best
+network after quantization, not the best float one. A wall-clock budget is turned into a
+step count after a short timing calibration, so the learning-rate schedule always spans the
+whole run; the step count is reported, and ``steps=`` reproduces a run exactly.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .quantize import quantize
+from .siren import Siren, SirenConfig, coordinate_grid, render
+
+EFFORT_SECONDS: dict[str, float] = {"fast": 60.0, "normal": 300.0, "best": 1200.0}
+
+
+@dataclass
+class FitProgress:
+    """A progress report (every half second or so)."""
+
+    step: int
+    total_steps: int
+    psnr: float  # of the current mini-batch, float weights: a noisy running estimate
+    elapsed: float
+    eta: float
+
+
+@dataclass
+class FitOptions:
+    """How to fit. ``steps`` fixes the run length; otherwise ``budget_seconds`` sets it."""
+
+    steps: int | None = None
+    budget_seconds: float = EFFORT_SECONDS["normal"]
+    time_limit: float | None = None  # hard stop in seconds, whatever ``steps`` says
+    batch_pixels: int = 16384
+    lr: float = 2e-3
+    warmup_steps: int = 100
+    eval_bits: int = 16  # bit depth the snapshots are scored at
+    seed: int = 0
+    device: str = "cpu"
+    compile: bool | None = None  # None: compile when the run is long enough to repay it
+    on_progress: Callable[[FitProgress], None] | None = field(default=None, repr=False)
+
+
+@dataclass
+class FitResult:
+    """The best snapshot's float32 tensors (network order) and how the run went."""
+
+    tensors: list[np.ndarray]
+    psnr_quantized: float  # PSNR of the snapshot after quantization at ``eval_bits``
+    steps: int
+    seconds: float
+    best_step: int
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB between two uint8 images (all channels), 8-bit peak."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+
+
+def quantized_copy(tensors: list[torch.Tensor], bits: int) -> list[np.ndarray]:
+    """What the decoder will see: every tensor quantized to ``bits`` and back."""
+    return [quantize(t.detach().cpu().numpy(), bits).dequantize() for t in tensors]
+
+
+def _lr_factor(step: int, total: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    frac = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
+def fit(image: np.ndarray, config: SirenConfig, options: FitOptions = FitOptions()) -> FitResult:
+    """Fit ``config`` to an (H, W, C) uint8 image; returns the best quantized-scored snapshot."""
+    t_start = time.perf_counter()
+    device = torch.device(options.device)
+    height, width, channels = image.shape
+    gen = torch.Generator().manual_seed(options.seed)
+    model = Siren(config, generator=gen).to(device)
+    evaluator = Siren(config).to(device)
+    coords = coordinate_grid(height, width).to(device)
+    target = torch.from_numpy(image.reshape(-1, channels).astype(np.float32) / 255.0).to(device)
+    n_pixels = coords.shape[0]
+    batch = min(options.batch_pixels, n_pixels)
+
+    total = options.steps
+    use_compile = options.compile
+    if use_compile is None:
+        use_compile = (total or 0) >= 3000 or (total is None and options.budget_seconds >= 120)
+    forward = torch.compile(model) if use_compile else model
+    opt = torch.optim.Adam(model.parameters(), lr=options.lr)
+
+    best: tuple[float, int, list[np.ndarray]] = (-1.0, 0, [t.detach().cpu().numpy().copy() for t in model.tensors()])
+
+    evaluated: set[int] = set()
+
+    def evaluate(step: int) -> None:
+        nonlocal best
+        evaluated.add(step)
+        values = quantized_copy(model.tensors(), options.eval_bits)
+        evaluator.load_tensors(values)
+        score = psnr(render(evaluator, height, width), image)
+        if score > best[0]:
+            best = (score, step, [t.detach().cpu().numpy().copy() for t in model.tensors()])
+
+    calib_start, calib_steps = 10, 30  # steps timed to turn a time budget into a step count
+    eval_at: set[int] = set()
+    step, last_report, t_calib = 0, 0.0, 0.0
+    running = None
+    while True:
+        if total is None and step == calib_start:
+            t_calib = time.perf_counter()
+        if total is None and step == calib_start + calib_steps:
+            per_step = (time.perf_counter() - t_calib) / calib_steps
+            remaining = options.budget_seconds * 0.95 - (time.perf_counter() - t_start)
+            total = max(step + 1, step + int(remaining / per_step))
+        horizon = total if total is not None else 10**9
+        if not eval_at and total is not None:
+            eval_at = {max(1, int(total * f)) for f in (0.5, 0.75, 0.9, 0.97)} | {total}
+        if step >= horizon:
+            break
+        if options.time_limit is not None and time.perf_counter() - t_start > options.time_limit:
+            break
+        for g in opt.param_groups:
+            g["lr"] = options.lr * _lr_factor(step, horizon, options.warmup_steps)
+        idx = torch.randint(n_pixels, (batch,), generator=gen).to(device)
+        opt.zero_grad(set_to_none=True)
+        loss = torch.mean((forward(coords[idx]) - target[idx]) ** 2)
+        loss.backward()
+        opt.step()
+        step += 1
+        if step in eval_at:
+            evaluate(step)
+        now = time.perf_counter() - t_start
+        if options.on_progress is not None and (now - last_report > 0.5 or step == horizon):
+            value = float(loss.detach())
+            running = value if running is None else 0.9 * running + 0.1 * value
+            est = total if total is not None else step + 1
+            eta = now / step * (est - step) if step else 0.0
+            options.on_progress(FitProgress(step, est, -10 * math.log10(max(running, 1e-12)), now, eta))
+            last_report = now
+    if step not in evaluated:
+        evaluate(step)
+    return FitResult(best[2], best[0], step, time.perf_counter() - t_start, best[1])

@@ -1,0 +1,113 @@
+"""The network: a SIREN (sine-activated MLP) mapping pixel coordinates to colours.
+
+This module is shared by the encoder (which trains it) and the decoder (which only
+evaluates it), so it holds the architecture and the forward pass, never an optimizer.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class SirenConfig:
+    """Architecture of a SIREN.
+
+    ``hidden_layers`` counts the sine layers (COIN's ``num_layers``): the first layer maps
+    2 coordinates to ``width`` features, ``hidden_layers - 1`` layers map width to width,
+    and a final linear layer maps width to ``out_channels``. COIN's "10x28" is
+    ``SirenConfig(10, 28)`` with 7,479 parameters (0.304 bpp at 16 bits on 768x512).
+    """
+
+    hidden_layers: int
+    width: int
+    out_channels: int = 3
+    w0: float = 30.0
+
+    def layer_shapes(self) -> list[tuple[int, int]]:
+        """(out_features, in_features) of every linear layer, first to last."""
+        shapes = [(self.width, 2)]
+        shapes += [(self.width, self.width)] * (self.hidden_layers - 1)
+        shapes.append((self.out_channels, self.width))
+        return shapes
+
+    def tensor_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes of every parameter tensor in bitstream order: weight then bias, per layer."""
+        out: list[tuple[int, ...]] = []
+        for o, i in self.layer_shapes():
+            out += [(o, i), (o,)]
+        return out
+
+    def num_params(self) -> int:
+        """Total number of scalar parameters."""
+        return sum(o * i + o for o, i in self.layer_shapes())
+
+
+class Siren(nn.Module):
+    """SIREN of Sitzmann et al. (2020) as used by COIN: ``sin(w0 * (W x + b))`` layers."""
+
+    def __init__(self, config: SirenConfig, generator: torch.Generator | None = None):
+        super().__init__()
+        self.config = config
+        self.layers = nn.ModuleList(nn.Linear(i, o) for o, i in config.layer_shapes())
+        with torch.no_grad():
+            for k, layer in enumerate(self.layers):
+                fan_in = layer.in_features
+                # SIREN initialisation: U(-1/n, 1/n) for the first layer, U(-sqrt(6/n)/w0, .)
+                # afterwards (the last linear layer too, as in COIN).
+                bound = 1.0 / fan_in if k == 0 else math.sqrt(6.0 / fan_in) / config.w0
+                layer.weight.uniform_(-bound, bound, generator=generator)
+                layer.bias.uniform_(-1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), generator=generator)
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        h = coords
+        w0 = self.config.w0
+        for layer in self.layers[:-1]:
+            h = torch.sin(w0 * layer(h))
+        return self.layers[-1](h)
+
+    def tensors(self) -> list[torch.Tensor]:
+        """Parameter tensors in bitstream order (weight, bias per layer)."""
+        out: list[torch.Tensor] = []
+        for layer in self.layers:
+            out += [layer.weight, layer.bias]
+        return out
+
+    @torch.no_grad()
+    def load_tensors(self, arrays: list[np.ndarray]) -> None:
+        """Set every parameter from float32 arrays in bitstream order."""
+        for param, arr in zip(self.tensors(), arrays, strict=True):
+            param.copy_(torch.from_numpy(np.asarray(arr, dtype=np.float32).reshape(param.shape)))
+
+
+def coordinate_grid(height: int, width: int, rows: slice | None = None) -> torch.Tensor:
+    """(N, 2) float32 coordinates in [-1, 1], (y, x) order, row-major; optionally only some rows."""
+    ys = torch.linspace(-1.0, 1.0, height) if height > 1 else torch.zeros(1)
+    xs = torch.linspace(-1.0, 1.0, width) if width > 1 else torch.zeros(1)
+    if rows is not None:
+        ys = ys[rows]
+    grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), dim=-1)
+    return grid.reshape(-1, 2)
+
+
+@torch.no_grad()
+def render(model: Siren, height: int, width: int, chunk_pixels: int = 1 << 16) -> np.ndarray:
+    """Evaluate ``model`` on every pixel and return an (H, W, C) uint8 image.
+
+    Rows are evaluated in chunks of about ``chunk_pixels`` so memory stays bounded for
+    large images; the result does not depend on the chunk size.
+    """
+    channels = model.config.out_channels
+    out = np.empty((height, width, channels), dtype=np.uint8)
+    rows_per_chunk = max(1, chunk_pixels // max(width, 1))
+    device = next(model.parameters()).device
+    for r0 in range(0, height, rows_per_chunk):
+        r1 = min(height, r0 + rows_per_chunk)
+        coords = coordinate_grid(height, width, slice(r0, r1)).to(device)
+        values = model(coords).clamp_(0.0, 1.0).mul_(255.0).round_()
+        out[r0:r1] = values.to(torch.uint8).cpu().numpy().reshape(r1 - r0, width, channels)
+    return out
