@@ -112,17 +112,25 @@ def fit(image: np.ndarray, config: SirenConfig, options: FitOptions = FitOptions
         if score > best[0]:
             best = (score, step, [t.detach().cpu().numpy().copy() for t in model.tensors()])
 
-    calib_start, calib_steps = 10, 30  # steps timed to turn a time budget into a step count
+    # A time budget becomes a step count: time steps 10..40 (after compilation), then
+    # re-estimate from the recent step rate until 75% of the run, in case the machine's load
+    # changes; the schedule is frozen after that so the decay ends where the budget does.
+    budgeted = total is None
+    calib_start, calib_steps = 10, 30
     eval_at: set[int] = set()
-    step, last_report, t_calib = 0, 0.0, 0.0
+    step, last_report, t_mark, step_mark = 0, 0.0, 0.0, 0
     running = None
     while True:
-        if total is None and step == calib_start:
-            t_calib = time.perf_counter()
-        if total is None and step == calib_start + calib_steps:
-            per_step = (time.perf_counter() - t_calib) / calib_steps
-            remaining = options.budget_seconds * 0.95 - (time.perf_counter() - t_start)
+        if budgeted and step == calib_start:
+            t_mark, step_mark = time.perf_counter(), step
+        if budgeted and step > calib_start and step - step_mark >= max(calib_steps, (total or 0) // 20) \
+                and (total is None or step < 0.75 * total):
+            now_t = time.perf_counter()
+            per_step = (now_t - t_mark) / (step - step_mark)
+            remaining = options.budget_seconds * 0.97 - (now_t - t_start)
             total = max(step + 1, step + int(remaining / per_step))
+            t_mark, step_mark = now_t, step
+            eval_at = {max(1, int(total * f)) for f in (0.5, 0.75, 0.9, 0.97)} | {total}
         horizon = total if total is not None else 10**9
         if not eval_at and total is not None:
             eval_at = {max(1, int(total * f)) for f in (0.5, 0.75, 0.9, 0.97)} | {total}

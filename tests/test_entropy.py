@@ -1,0 +1,44 @@
+"""The entropy coder: exact round trips, and a payload close to the ideal code length."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inrcodec.bitstream import BitstreamError
+from inrcodec.entropy import decode_tensors, encode_tensors
+from inrcodec.quantize import max_level
+
+
+@pytest.mark.parametrize("bits", [2, 8, 12, 16])
+def test_round_trip_many_shapes(bits):
+    rng = np.random.default_rng(bits)
+    lv = max_level(bits)
+    qs = [np.clip(np.rint(rng.laplace(0, lv / 20, n)), -lv, lv).astype(np.int32) for n in (0, 1, 7, 784, 3000)]
+    qs.append(np.full(10, lv, np.int32))  # the edge of the support
+    models, payload = encode_tensors(qs, bits)
+    back = decode_tensors(payload, [q.size for q in qs], bits, models)
+    for a, b in zip(qs, back):
+        assert np.array_equal(a, b)
+
+
+def test_payload_is_close_to_empirical_entropy():
+    rng = np.random.default_rng(0)
+    q = np.rint(rng.laplace(0, 30, 20000)).astype(np.int32)
+    _, payload = encode_tensors([q], 12)
+    _, counts = np.unique(q, return_counts=True)
+    p = counts / counts.sum()
+    entropy_bits = -(counts * np.log2(p)).sum()
+    assert len(payload) * 8 < entropy_bits * 1.02 + 64
+
+
+def test_symbols_outside_the_support_are_refused():
+    with pytest.raises(ValueError):
+        encode_tensors([np.array([200], np.int32)], 8)
+
+
+def test_bad_model_parameters_are_refused():
+    models, payload = encode_tensors([np.arange(-3, 4, dtype=np.int32)], 8)
+    with pytest.raises(BitstreamError):
+        decode_tensors(payload, [7], 8, [(5, models[0][1])])
+    with pytest.raises(BitstreamError):
+        decode_tensors(payload, [7], 8, [(0, 0x7FC0)])  # NaN scale
