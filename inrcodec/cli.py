@@ -29,6 +29,7 @@ def _fail(message: str, code: int) -> None:
 def _run(fn):
     """Turn library exceptions into one-line errors with the documented exit codes."""
     from .bitstream import BitstreamError
+    from .datasets import DatasetError
     from .images import ImageError
 
     try:
@@ -39,7 +40,7 @@ def _run(fn):
         _fail("interrupted", 130)
     except UsageError as exc:
         _fail(str(exc), 2)
-    except (BitstreamError, ImageError, FileExistsError) as exc:
+    except (BitstreamError, ImageError, FileExistsError, DatasetError) as exc:
         _fail(str(exc), 1)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         _fail(f"{exc.strerror}: {exc.filename}", 1)
@@ -111,6 +112,8 @@ def encode(
             opts.on_progress = report
             result = encode_image(image, opts)
         write_output(out, result.data, force=force)
+        for w in result.warnings:
+            sys.stderr.write(f"inrcodec: warning: {w}\n")
         summary = result.summary() | {"input": input, "output": out}
         if as_json:
             sys.stdout.write(json.dumps(summary) + "\n")
@@ -174,6 +177,83 @@ def info(
         lines.append(f"{'entropy models':<15}{', '.join(d['entropy_models'])}")
         lines.append(f"{'sections':<15}" + ", ".join(f"{k} {v} B" for k, v in d["section_bytes"].items()))
         sys.stdout.write("\n".join(lines) + "\n")
+
+    _run(go)
+
+
+@app.command()
+def bench(
+    target: str = typer.Argument(..., help="kodak, or a folder of images."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Local Kodak copy (else $INRCODEC_DATA, cache, download)."),
+    images: Optional[str] = typer.Option(None, "--images", help="Comma list (kodim01,kodim05) or N for the first N."),
+    rates: str = typer.Option("0.07,0.15,0.3,0.6,1.2", "--rates", help="Target bpp list."),
+    codecs: str = typer.Option("jpeg,jpeg2000,webp,avif,heic,jxl,compressai", "--codecs", help="Codec families."),
+    methods: str = typer.Option("", "--methods", help="Our methods to run too, e.g. coin (slow: minutes per image and rate)."),
+    effort: str = typer.Option("fast", "--effort", help="Effort preset for our methods."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Exact training steps for our methods."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Parallel jobs (0 = one per core)."),
+    out: Optional[str] = typer.Option(None, "--out", help="Output directory (default bench-results/<target name>)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
+) -> None:
+    """Rate-distortion benchmark: classic codecs live, learned and INR codecs, our methods."""
+
+    def go() -> None:
+        import datetime
+        import platform
+        import shlex
+        import time
+
+        from .benchmark import BenchOptions, default_jobs, run
+        from .datasets import image_folder, kodak
+        from .report import write_reports
+
+        try:
+            rate_list = [float(r) for r in rates.split(",") if r]
+        except ValueError:
+            raise UsageError(f"--rates must be numbers separated by commas, got {rates!r}") from None
+        if not rate_list or min(rate_list) <= 0:
+            raise UsageError("--rates needs positive numbers")
+        if target == "kodak":
+            names = None
+            if images and not images.isdigit():
+                names = images.split(",")
+            paths = kodak(data_dir, names=names)
+        elif Path(target).is_dir():
+            paths = image_folder(target)
+            if images and not images.isdigit():
+                wanted = set(images.split(","))
+                paths = [p for p in paths if p.stem in wanted or p.name in wanted]
+        else:
+            raise UsageError(f"bench target must be 'kodak' or a folder of images, got {target!r}")
+        if images and images.isdigit():
+            paths = paths[: int(images)]
+        if not paths:
+            raise UsageError("no images selected")
+        out_dir = Path(out or Path("bench-results") / (target if target == "kodak" else Path(target).name))
+        opts = BenchOptions(images=paths, out=out_dir, codecs=[c for c in codecs.split(",") if c],
+                            methods=[m for m in methods.split(",") if m], rates=rate_list, effort=effort,
+                            steps=steps, jobs=jobs or default_jobs(), dataset=target)
+        t0 = time.perf_counter()
+
+        def progress(done: int, total: int, unit, error: str | None) -> None:
+            if quiet:
+                return
+            spent = time.perf_counter() - t0
+            eta = spent / done * (total - done)
+            status = f"failed: {error}" if error else "ok"
+            sys.stderr.write(f"[{done}/{total}] {unit.codec} {unit.image.name} {status} "
+                             f"({spent:.0f} s, eta {eta:.0f} s)\n")
+
+        records, problems = run(opts, progress)
+        for what, why in problems.items():
+            sys.stderr.write(f"inrcodec: warning: skipped {what}: {why}\n")
+        import torch
+        header = (f"Command: `inrcodec bench {shlex.join(sys.argv[2:] if sys.argv[1:2] == ['bench'] else sys.argv[1:])}`; "
+                  f"machine: {platform.machine()}, {os.cpu_count()} cores, {opts.jobs} jobs, torch {torch.__version__}; "
+                  f"date: {datetime.date.today().isoformat()}; wall time {time.perf_counter() - t0:.0f} s.")
+        write_reports(out_dir, records, len(paths), rate_list, header)
+        if not quiet:
+            sys.stderr.write(f"wrote {out_dir}/summary.md, summary.json, per_image.csv, rd.png, rd.svg\n")
 
     _run(go)
 

@@ -10,9 +10,10 @@ import numpy as np
 from .bitstream import METHOD_IDS, Stream, TensorRecord, pack
 from .decoder import decode
 from .entropy import encode_tensors
-from .fit import EFFORT_SECONDS, FitOptions, FitProgress, fit, psnr
+from .fit import EFFORT_SECONDS, FitOptions, FitProgress, fit
+from .metrics import psnr
 from .quantize import quantize
-from .ratecontrol import COIN_ARCHITECTURES, largest_fitting_bits, plan_architecture
+from .ratecontrol import largest_fitting_bits, plan_architecture
 from .siren import SirenConfig
 
 DEFAULT_BITS = 16
@@ -54,6 +55,7 @@ class EncodeResult:
     seconds: float
     width: int
     height: int
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready dict of everything but the stream bytes."""
@@ -93,6 +95,7 @@ def encode(image: np.ndarray, options: EncodeOptions = EncodeOptions()) -> Encod
     if height > 65536 or width > 65536:
         raise ValueError(f"images up to 65536 pixels a side are supported, got {width}x{height}")
     t0 = time.perf_counter()
+    warnings: list[str] = []
     planned_bits = options.bits or DEFAULT_BITS
     if options.arch is not None:
         config = SirenConfig(options.arch[0], options.arch[1], channels)
@@ -103,17 +106,19 @@ def encode(image: np.ndarray, options: EncodeOptions = EncodeOptions()) -> Encod
                           device=options.device, on_progress=options.on_progress)
     result = fit(image, config, fit_opts)
 
-    if options.bits is not None:
-        bits = options.bits
-    else:
-        budget = options.bpp * height * width / 8 if options.bpp is not None else float("inf")
-        found = largest_fitting_bits(lambda b: len(build_stream(result.tensors, config, b, height, width)), budget)
-        if found is None:
-            raise ValueError(f"no stream of this architecture fits {options.bpp} bpp")
-        bits = found
+    # The budget is a promise: with a fixed bit depth that overshoots (the pre-training size
+    # estimate is approximate), fall back to the largest depth that fits and say so.
+    budget = options.bpp * height * width / 8 if options.bpp is not None else float("inf")
+    max_bits = options.bits or 16
+    bits = largest_fitting_bits(lambda b: len(build_stream(result.tensors, config, b, height, width)),
+                                budget, max_bits=max_bits)
+    if bits is None:
+        raise ValueError(f"no stream of this architecture fits {options.bpp} bpp")
+    if options.bits is not None and bits != options.bits:
+        warnings.append(f"{options.bits}-bit weights exceed the {options.bpp} bpp budget; used {bits} bits")
     data = build_stream(result.tensors, config, bits, height, width)
     decoded = decode(data, device="cpu")
     return EncodeResult(data=data, bpp=len(data) * 8 / (height * width), psnr=psnr(decoded, image),
                         method=options.method, architecture=f"{config.hidden_layers}x{config.width}",
                         bits=bits, parameters=config.num_params(), steps=result.steps,
-                        seconds=time.perf_counter() - t0, width=width, height=height)
+                        seconds=time.perf_counter() - t0, width=width, height=height, warnings=warnings)

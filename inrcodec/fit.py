@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .metrics import psnr
 from .quantize import quantize
 from .siren import Siren, SirenConfig, coordinate_grid, render
 
@@ -61,12 +62,6 @@ class FitResult:
     seconds: float
     best_step: int
     restarts: int = 0  # times the divergence guard rolled back and halved the learning rate
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB between two uint8 images (all channels), 8-bit peak."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
 def quantized_copy(tensors: list[torch.Tensor], bits: int) -> list[np.ndarray]:

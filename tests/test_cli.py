@@ -133,3 +133,30 @@ def test_limits_can_be_raised(tmp_path):
 def test_help_exits_0():
     assert run("--help").returncode == 0
     assert run("encode", "--help").returncode == 0
+
+
+def test_bench_on_a_folder(tmp_path, small_image):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(small_image).save(folder / "x.png")
+    out = tmp_path / "res"
+    proc = run("bench", str(folder), "--codecs", "webp,jpeg2000", "--rates", "1.0", "--out", str(out), "-j", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "[2/2]" in proc.stderr.decode()
+    assert (out / "summary.md").read_text().startswith("Command: `inrcodec bench")
+
+
+@pytest.mark.parametrize("args, code, needle", [
+    (["bench", "no-such-thing"], 2, "kodak' or a folder"),
+    (["bench", "kodak", "--rates", "abc"], 2, "--rates"),
+    (["bench", "kodak", "--images", "kodim99"], 1, "kodim99.png is not a Kodak image"),
+])
+def test_bench_errors(tmp_path, args, code, needle):
+    proc = run(*args, "--data-dir", str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == code
+    assert needle in _one_error_line(proc)
+
+
+def test_bench_names_the_missing_kodak_file(tmp_path):
+    proc = run("bench", "kodak", "--data-dir", str(tmp_path), "--images", "kodim03", cwd=tmp_path)
+    assert proc.returncode == 1 and "kodim03.png" in _one_error_line(proc)

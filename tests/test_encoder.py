@@ -6,7 +6,7 @@ import pytest
 
 from inrcodec.decoder import decode, describe
 from inrcodec.encoder import EncodeOptions, build_stream, encode
-from inrcodec.fit import psnr
+from inrcodec.metrics import psnr
 from inrcodec.ratecontrol import header_bytes, plan_architecture, width_for
 from inrcodec.siren import SirenConfig
 
@@ -73,3 +73,9 @@ def test_4096_square_image_encodes_and_decodes():
     img = np.repeat(np.repeat(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8), 64, 0), 64, 1)
     res = encode(img, EncodeOptions(bpp=None, arch=(2, 8), bits=8, steps=2))
     assert decode(res.data).shape == (4096, 4096, 3)
+
+
+def test_fixed_bits_never_break_the_budget(small_image):
+    res = encode(small_image, EncodeOptions(bpp=1.0, bits=16, steps=20))
+    assert res.bpp <= 1.0
+    assert res.bits == 16 or res.warnings

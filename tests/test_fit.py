@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from inrcodec.fit import FitOptions, fit, psnr
+from inrcodec.fit import FitOptions, fit
 from inrcodec.siren import SirenConfig
 
 
@@ -26,11 +26,3 @@ def test_time_budget_sets_a_step_count(small_image):
 def test_time_limit_stops_early(small_image):
     res = fit(small_image, SirenConfig(2, 8), FitOptions(steps=10**7, time_limit=1.0, compile=False))
     assert res.steps < 10**7 and res.seconds < 5
-
-
-def test_psnr():
-    a = np.zeros((2, 2, 3), np.uint8)
-    b = a.copy()
-    b[0, 0, 0] = 255
-    assert abs(psnr(a, b) - 10 * np.log10(12)) < 1e-9
-    assert psnr(a, a) == float("inf")
