@@ -51,6 +51,7 @@ class Unit:
     method_tag: str = ""  # for our methods: effort or steps, part of the cache key
     steps: int | None = None
     effort: str = "fast"
+    threads: int | None = None  # torch threads for our methods (1 when several jobs share the cores)
 
 
 class _Cache:
@@ -143,9 +144,47 @@ def _run_classic(unit: Unit) -> list[dict[str, Any]]:
     return records
 
 
-def _run_ours(unit: Unit) -> list[dict[str, Any]]:
-    from .encoder import EncodeOptions, encode
+OUR_METHODS = "coin, coin-paper, coin<bits> (e.g. coin8, coin12)"
 
+
+def our_options(method: str, rate: float, effort: str, steps: int | None):
+    """EncodeOptions for one of our bench methods at a rate.
+
+    ``coin``: rate control (architecture and bit depth chosen for the budget);
+    ``coin-paper``: COIN's architecture for the rate with 16-bit weights (the replication;
+    COIN's five rates only); ``coin<N>``: rate control with N-bit weights.
+    """
+    from .encoder import EncodeOptions
+    from .ratecontrol import COIN_ARCHITECTURES
+
+    if method == "coin":
+        return EncodeOptions(bpp=rate, effort=effort, steps=steps)
+    if method == "coin-paper":
+        if rate not in COIN_ARCHITECTURES:
+            raise ValueError(f"coin-paper is defined at COIN's rates {sorted(COIN_ARCHITECTURES)}, not {rate}")
+        return EncodeOptions(bpp=None, arch=COIN_ARCHITECTURES[rate], bits=16, effort=effort, steps=steps)
+    if method.startswith("coin") and method[4:].isdigit() and 2 <= int(method[4:]) <= 16:
+        return EncodeOptions(bpp=rate, bits=int(method[4:]), effort=effort, steps=steps)
+    raise ValueError(f"unknown method {method!r} (have: {OUR_METHODS})")
+
+
+def is_our_method(method: str) -> bool:
+    """Whether ``method`` names one of our bench methods."""
+    try:
+        our_options(method, 0.3, "fast", None)
+    except ValueError:
+        return False
+    return True
+
+
+def _run_ours(unit: Unit) -> list[dict[str, Any]]:
+    import torch
+
+    from .decoder import decode
+    from .encoder import encode
+
+    if unit.threads:
+        torch.set_num_threads(unit.threads)
     image = decode_image_bytes(unit.image.read_bytes(), unit.image.name)
     name = unit.image.stem
     codec = f"{unit.codec}-{unit.method_tag}"
@@ -158,15 +197,14 @@ def _run_ours(unit: Unit) -> list[dict[str, Any]]:
         base = {"image": name, "codec": codec, "family": unit.codec, "kind": "ours", "setting": f"target={rate}",
                 "target": rate, "width": image.shape[1], "height": image.shape[0]}
         try:
-            res = encode(image, EncodeOptions(bpp=rate, method=unit.codec, effort=unit.effort, steps=unit.steps))
+            res = encode(image, our_options(unit.codec, rate, unit.effort, unit.steps))
         except ValueError as exc:
             rec = base | {"bpp": None, "psnr": None, "error": str(exc)}
         else:
-            from .decoder import decode
-
             t0 = time.perf_counter()
             decoded = decode(res.data)
             rec = base | {"quality": None, "encode_s": res.seconds, "decode_s": time.perf_counter() - t0,
+                          "architecture": res.architecture, "bits": res.bits, "steps": res.steps,
                           "config": f"{res.architecture} at {res.bits} bits, {res.steps} steps"} | _measure(
                 image, decoded, len(res.data))
         records.append(cache.put(rec))
@@ -225,8 +263,13 @@ def plan_units(options: BenchOptions) -> tuple[list[Unit], dict[str, str]]:
             skipped[family] = "unknown codec" if family not in CLASSIC_FAMILIES else "not available"
         units += [Unit(v, img, options.rates, options.out) for v in variants for img in options.images]
     tag = f"steps{options.steps}" if options.steps else options.effort
-    units += [Unit(m, img, options.rates, options.out, tag, options.steps, options.effort)
-              for m in options.methods for img in options.images]
+    threads = 1 if options.jobs > 1 else None
+    for m in options.methods:
+        if not is_our_method(m):
+            skipped[m] = f"unknown method (have: {OUR_METHODS})"
+            continue
+        units += [Unit(m, img, options.rates, options.out, tag, options.steps, options.effort, threads)
+                  for img in options.images]
     return units, skipped
 
 
@@ -259,6 +302,15 @@ def _safe(unit: Unit) -> tuple[list[dict[str, Any]], str | None]:
         return _run_unit(unit), None
     except Exception as exc:  # noqa: BLE001 -- one codec failing on one image must not end the run
         return [], f"{type(exc).__name__}: {exc}"
+
+
+def cached_records(out: Path) -> list[dict[str, Any]]:
+    """Every record in ``<out>/cache`` (for reports over several runs without re-running)."""
+    records: list[dict[str, Any]] = []
+    for path in sorted((out / "cache").glob("*/*.jsonl")):
+        codec, image = path.parent.name, path.stem
+        records += list(_Cache(out, codec, image).records.values())
+    return records
 
 
 def default_jobs() -> int:

@@ -91,6 +91,8 @@ def encode(
         from .progress import fit_progress
 
         out = output or _default_output(input, ".inr")
+        if out == "-" and sys.stdout.isatty():
+            raise UsageError("refusing to write a stream to a terminal; redirect stdout or use -o FILE")
         if as_json and out == "-":
             raise UsageError("--json and -o - both use stdout; write the stream to a file")
         if arch is not None and bits is not None and bpp is not None:
@@ -142,6 +144,8 @@ def decode(
         from .images import encode_png, read_input, write_output
 
         out = output or _default_output(input, ".png")
+        if out == "-" and sys.stdout.isatty():
+            raise UsageError("refusing to write an image to a terminal; redirect stdout or use -o FILE")
         if out != "-" and Path(out).exists() and not force:
             raise FileExistsError(f"{out} exists; use --force to overwrite")
         fmt = "PNG"
@@ -188,11 +192,12 @@ def bench(
     images: Optional[str] = typer.Option(None, "--images", help="Comma list (kodim01,kodim05) or N for the first N."),
     rates: str = typer.Option("0.07,0.15,0.3,0.6,1.2", "--rates", help="Target bpp list."),
     codecs: str = typer.Option("jpeg,jpeg2000,webp,avif,heic,jxl,compressai", "--codecs", help="Codec families."),
-    methods: str = typer.Option("", "--methods", help="Our methods to run too, e.g. coin (slow: minutes per image and rate)."),
+    methods: str = typer.Option("", "--methods", help="Our methods too: coin (rate control), coin-paper (COIN's networks, 16-bit), coin<bits> e.g. coin8. Minutes per image and rate."),
     effort: str = typer.Option("fast", "--effort", help="Effort preset for our methods."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Exact training steps for our methods."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Parallel jobs (0 = one per core)."),
     out: Optional[str] = typer.Option(None, "--out", help="Output directory (default bench-results/<target name>)."),
+    report_only: bool = typer.Option(False, "--report-only", help="Rebuild the reports from every cached result in --out; run nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
 ) -> None:
     """Rate-distortion benchmark: classic codecs live, learned and INR codecs, our methods."""
@@ -203,7 +208,7 @@ def bench(
         import shlex
         import time
 
-        from .benchmark import BenchOptions, default_jobs, run
+        from .benchmark import BenchOptions, cached_records, default_jobs, run
         from .datasets import image_folder, kodak
         from .report import write_reports
 
@@ -213,6 +218,16 @@ def bench(
             raise UsageError(f"--rates must be numbers separated by commas, got {rates!r}") from None
         if not rate_list or min(rate_list) <= 0:
             raise UsageError("--rates needs positive numbers")
+        if report_only:
+            out_dir = Path(out or Path("bench-results") / Path(target).name)
+            records = cached_records(out_dir)
+            if not records:
+                raise UsageError(f"--report-only: no cached results in {out_dir}")
+            header = (f"Reports rebuilt from the cached results in `{out_dir}` (`inrcodec bench {target} --report-only`); "
+                      "each record in per_image.csv carries its own configuration; see the README for the commands, "
+                      "machine and dates of the runs.")
+            write_reports(out_dir, records, len({r["image"] for r in records}), rate_list, header)
+            return
         if target == "kodak":
             names = None
             if images and not images.isdigit():

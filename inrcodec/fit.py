@@ -116,7 +116,7 @@ def fit(image: np.ndarray, config: SirenConfig, options: FitOptions = FitOptions
     calib_start, calib_steps = 10, 30
     eval_at: set[int] = set()
     step, last_report, t_mark, step_mark = 0, 0.0, 0.0, 0
-    running, best_running, lr_scale, restarts = None, float("inf"), 1.0, 0
+    running, best_running, lr_scale, restarts, bad_checks = None, float("inf"), 1.0, 0, 0
     snapshot: tuple[dict, dict] | None = None
     while True:
         if budgeted and step == calib_start:
@@ -148,17 +148,20 @@ def fit(image: np.ndarray, config: SirenConfig, options: FitOptions = FitOptions
         running = value if running is None else 0.95 * running + 0.05 * value
         if step % 50 == 0:
             # Divergence guard: SIREN with Adam sometimes collapses into a far worse basin.
-            # Keep a snapshot while the loss is near its best; on a 3 dB collapse (or NaN),
-            # go back to it and halve the learning rate.
+            # Keep a snapshot while the loss is near its best; when the smoothed loss stays
+            # 3 dB above its best for three checks in a row (or is NaN), go back to it and
+            # halve the learning rate. Transient spikes (tiny images, full-batch Adam) pass.
             best_running = min(best_running, running)
+            collapsed = running > 2 * best_running or not math.isfinite(running)
+            bad_checks = bad_checks + 1 if collapsed else 0
             if running <= 1.25 * best_running:
                 snapshot = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
-            elif (running > 2 * best_running or not math.isfinite(running)) and snapshot is not None:
+            elif (bad_checks >= 3 or not math.isfinite(running)) and snapshot is not None and restarts < 4:
                 model.load_state_dict(snapshot[0])
                 opt.load_state_dict(snapshot[1])
                 lr_scale *= 0.5
                 restarts += 1
-                running = best_running
+                running, bad_checks = best_running, 0
         if step in eval_at:
             evaluate(step)
         now = time.perf_counter() - t_start

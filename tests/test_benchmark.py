@@ -71,3 +71,6 @@ def test_our_method_in_the_bench(folder, tmp_path):
     assert not problems
     (rec,) = records
     assert rec["kind"] == "ours" and rec["bpp"] <= 2.0 and rec["codec"] == "coin-steps30"
+    bad, problems = run(BenchOptions(images=[folder / "a.png"], out=tmp_path / "o", codecs=[], methods=["coin-paper", "nope"],
+                                     rates=[0.5], steps=5))
+    assert "nope" in problems and bad[0]["error"].startswith("coin-paper is defined at COIN")

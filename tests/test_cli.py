@@ -144,6 +144,9 @@ def test_bench_on_a_folder(tmp_path, small_image):
     assert proc.returncode == 0, proc.stderr
     assert "[2/2]" in proc.stderr.decode()
     assert (out / "summary.md").read_text().startswith("Command: `inrcodec bench")
+    (out / "summary.md").unlink()
+    again = run("bench", str(folder), "--out", str(out), "--report-only", "--rates", "1.0")
+    assert again.returncode == 0 and "Reports rebuilt" in (out / "summary.md").read_text()
 
 
 @pytest.mark.parametrize("args, code, needle", [

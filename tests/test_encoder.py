@@ -40,7 +40,7 @@ def test_grey_and_tiny_images():
     res = encode(grey, EncodeOptions(bpp=None, arch=(2, 4), bits=8, steps=50))
     assert decode(res.data).shape == (5, 7, 1)
     one = np.array([[[200, 10, 30]]], np.uint8)
-    res = encode(one, EncodeOptions(bpp=None, arch=(1, 2), bits=8, steps=1500))
+    res = encode(one, EncodeOptions(bpp=None, arch=(1, 2), bits=8, steps=3000))  # Adam moves ~lr a step
     assert np.abs(decode(res.data).astype(int) - one).max() <= 8
 
 
