@@ -16,7 +16,7 @@ from .quantize import quantize
 from .ratecontrol import largest_fitting_bits, plan_architecture
 from .siren import SirenConfig
 
-DEFAULT_BITS = 16
+DEFAULT_BITS = 12  # planned depth under rate control: +0.42 dB over 16 at 0.3 bpp (README, 4 images)
 METHODS = ("coin",)
 
 
