@@ -126,7 +126,9 @@ def write_reports(out: Path, records: list[dict[str, Any]], n_images: int, rates
             w.writerow(r)
     sweeps, targets = mean_curves(records, n_images)
     kept, variant_notes = pick_variants([c for c in sweeps if c["kind"] == "classic"])
-    ours = [c for c in targets if c["kind"] == "ours"]
+    ours_all = [c for c in targets if c["kind"] == "ours"]
+    # Means over a subset of the images are not comparable with the others: table only.
+    ours = [c for c in ours_all if all(n == n_images for n in c["images"])]
     learned = [c for c in sweeps if c["kind"] == "learned"]
     published = published_curves()
     plotted = kept + learned + ours + published
@@ -142,7 +144,7 @@ def write_reports(out: Path, records: list[dict[str, Any]], n_images: int, rates
     md.append("| curve | source | " + " | ".join(f"{r} bpp" for r in rates) + " | configuration |")
     md.append("|---|---|" + "---|" * len(rates) + "---|")
     tgt = {c["name"]: c for c in targets}
-    for c in kept + ours:
+    for c in kept + learned + ours_all:
         t = tgt.get(c["name"], {"results": {"bpp": [], "psnr-rgb": []}, "targets": []})
         cells = []
         for rate in rates:
