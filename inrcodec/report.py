@@ -190,19 +190,24 @@ def plot(out: Path, classic: list[Curve], ours: list[Curve], published: list[Cur
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    fig, ax = plt.subplots(figsize=(10, 7))
-    for curves, style, width in ((ours, "-", 2.2), (classic, "--", 1.4), (published, ":", 1.4)):
+    fig, ax = plt.subplots(figsize=(13, 7.5))
+    colours = plt.get_cmap("tab20").colors
+    k = 0
+    for curves, style, width, marker, size in ((ours, "-", 2.4, "*", 11), (classic, "--", 1.4, "o", 3),
+                                               (published, ":", 1.4, "o", 3)):
         for c in curves:
             label = c["name"] + ("" if c["measured"] else " (published)")
-            ax.plot(c["results"]["bpp"], c["results"]["psnr-rgb"], style, marker="o", markersize=3,
-                    linewidth=width, label=label)
+            ax.plot(c["results"]["bpp"], c["results"]["psnr-rgb"], style, marker=marker, markersize=size,
+                    linewidth=width, label=label, color=colours[k % len(colours)])
+            k += 1
     ax.set_xscale("log")
     ax.set_xlim(0.03, 3)
     ax.set_ylim(20, 42)
     ax.set_xlabel("bits per pixel (whole file, log scale)")
     ax.set_ylabel("RGB PSNR (dB), mean over images")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="solid: ours, dashed: classic "
+              "(measured here), dotted: published", title_fontsize=7)
     fig.tight_layout()
     for ext in ("png", "svg"):
         fig.savefig(out / f"rd.{ext}", dpi=130)
