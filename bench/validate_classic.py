@@ -19,7 +19,10 @@ targets = {c["name"]: c for c in summary["targets"]}
 pub = {c["name"]: c for c in published_curves()}
 pairs = [("jpeg-420", "JPEG (CompressAI run)"), ("jpeg-444", "JPEG (CompressAI run)"),
          ("jpeg2000", "JPEG2000 (CompressAI run)"), ("webp", "WebP (CompressAI run)")]
-print("Built by `python bench/validate_classic.py` from bench/results/kodak/summary.json (24 Kodak images).\n")
+import datetime, platform, os, PIL  # noqa: E401,E402
+print(f"Built by `python bench/validate_classic.py` from bench/results/kodak/summary.json (24 Kodak images); "
+      f"machine: {platform.machine()}, {os.cpu_count()} cores, Pillow {PIL.__version__}; "
+      f"date: {datetime.date.today().isoformat()}.\n")
 print("| ours | CompressAI | rate | ours, sweep curve | ours, per-image target | CompressAI | diff (sweep) | diff (target) |")
 print("|---|---|---|---|---|---|---|---|")
 for ours, theirs in pairs:
