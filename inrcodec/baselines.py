@@ -28,15 +28,17 @@ class Codec:
     decode: Callable[[bytes], np.ndarray]
     config: str
 
-    def run(self, image: np.ndarray, quality: int) -> tuple[bytes, np.ndarray]:
-        """Encode and decode; the result is (file bytes, decoded (H, W, C) uint8)."""
-        data = self.encode(image, quality)
+    def decode_like(self, data: bytes, image: np.ndarray) -> np.ndarray:
+        """Decode to an (H, W, C) uint8 array with the channel count of ``image``."""
         out = self.decode(data)
         if out.ndim == 2:
             out = out[:, :, None]
-        if image.shape[2] == 1 and out.shape[2] == 3:
-            out = out[:, :, :1]
-        return data, out
+        return out[:, :, :image.shape[2]]
+
+    def run(self, image: np.ndarray, quality: int) -> tuple[bytes, np.ndarray]:
+        """Encode and decode; the result is (file bytes, decoded (H, W, C) uint8)."""
+        data = self.encode(image, quality)
+        return data, self.decode_like(data, image)
 
 
 def _pil(image: np.ndarray) -> Image.Image:

@@ -110,13 +110,18 @@ def encode(image: np.ndarray, options: EncodeOptions = EncodeOptions()) -> Encod
     # estimate is approximate), fall back to the largest depth that fits and say so.
     budget = options.bpp * height * width / 8 if options.bpp is not None else float("inf")
     max_bits = options.bits or 16
-    bits = largest_fitting_bits(lambda b: len(build_stream(result.tensors, config, b, height, width)),
-                                budget, max_bits=max_bits)
+    streams: dict[int, bytes] = {}
+
+    def size_at(b: int) -> int:
+        streams[b] = build_stream(result.tensors, config, b, height, width)
+        return len(streams[b])
+
+    bits = largest_fitting_bits(size_at, budget, max_bits=max_bits)
     if bits is None:
         raise ValueError(f"no stream of this architecture fits {options.bpp} bpp")
     if options.bits is not None and bits != options.bits:
         warnings.append(f"{options.bits}-bit weights exceed the {options.bpp} bpp budget; used {bits} bits")
-    data = build_stream(result.tensors, config, bits, height, width)
+    data = streams[bits]
     decoded = decode(data, device="cpu")
     return EncodeResult(data=data, bpp=len(data) * 8 / (height * width), psnr=psnr(decoded, image),
                         method=options.method, architecture=f"{config.hidden_layers}x{config.width}",

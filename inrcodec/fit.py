@@ -128,7 +128,7 @@ def fit(image: np.ndarray, config: SirenConfig, options: FitOptions = FitOptions
             remaining = options.budget_seconds * 0.97 - (now_t - t_start)
             total = max(step + 1, step + int(remaining / per_step))
             t_mark, step_mark = now_t, step
-            eval_at = {max(1, int(total * f)) for f in (0.5, 0.75, 0.9, 0.97)} | {total}
+            eval_at = set()  # recomputed below for the new step count
         horizon = total if total is not None else 10**9
         if not eval_at and total is not None:
             eval_at = {max(1, int(total * f)) for f in (0.5, 0.75, 0.9, 0.97)} | {total}

@@ -43,6 +43,13 @@ def _integral_mean(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
     return float(f.integrate(lo, hi) / (hi - lo))
 
 
+def _pair(rate_ref, psnr_ref, rate_test, psnr_test):
+    """Both curves in (log10 rate, PSNR), or None when either has fewer than 2 points."""
+    r1, d1 = _curve(rate_ref, psnr_ref)
+    r2, d2 = _curve(rate_test, psnr_test)
+    return None if len(r1) < 2 or len(r2) < 2 else (r1, d1, r2, d2)
+
+
 def bd_rate(rate_ref: list[float], psnr_ref: list[float], rate_test: list[float],
             psnr_test: list[float]) -> float | None:
     """Bjontegaard delta rate (%) of test against reference, piecewise cubic (PCHIP) version.
@@ -50,10 +57,10 @@ def bd_rate(rate_ref: list[float], psnr_ref: list[float], rate_test: list[float]
     Negative means the test curve needs fewer bits for the same PSNR. None when the curves have
     fewer than 2 points or do not overlap in PSNR.
     """
-    r1, d1 = _curve(rate_ref, psnr_ref)
-    r2, d2 = _curve(rate_test, psnr_test)
-    if len(r1) < 2 or len(r2) < 2:
+    pair = _pair(rate_ref, psnr_ref, rate_test, psnr_test)
+    if pair is None:
         return None
+    r1, d1, r2, d2 = pair
     lo, hi = max(d1.min(), d2.min()), min(d1.max(), d2.max())
     if hi <= lo:
         return None
@@ -64,10 +71,10 @@ def bd_rate(rate_ref: list[float], psnr_ref: list[float], rate_test: list[float]
 def bd_psnr(rate_ref: list[float], psnr_ref: list[float], rate_test: list[float],
             psnr_test: list[float]) -> float | None:
     """Bjontegaard delta PSNR (dB) of test against reference over their common log-rate range."""
-    r1, d1 = _curve(rate_ref, psnr_ref)
-    r2, d2 = _curve(rate_test, psnr_test)
-    if len(r1) < 2 or len(r2) < 2:
+    pair = _pair(rate_ref, psnr_ref, rate_test, psnr_test)
+    if pair is None:
         return None
+    r1, d1, r2, d2 = pair
     lo, hi = max(r1.min(), r2.min()), min(r1.max(), r2.max())
     if hi <= lo:
         return None
