@@ -143,7 +143,7 @@ def _run_classic(unit: Unit) -> list[dict[str, Any]]:
     return records
 
 
-OUR_METHODS = "coin, coin-paper, coin<bits> (e.g. coin8, coin12)"
+OUR_METHODS = "coin, coin-paper, coin<bits> (e.g. coin8), coin<bits>u (uniform depth, e.g. coin8u)"
 
 
 def our_options(method: str, rate: float, effort: str, steps: int | None):
@@ -151,7 +151,8 @@ def our_options(method: str, rate: float, effort: str, steps: int | None):
 
     ``coin``: rate control (architecture and bit depth chosen for the budget);
     ``coin-paper``: COIN's architecture for the rate with 16-bit weights (the replication;
-    COIN's five rates only); ``coin<N>``: rate control with N-bit weights.
+    COIN's five rates only); ``coin<N>``: rate control with N-bit weights (the first layer at
+    14 bits at least); ``coin<N>u``: the same with every tensor at N bits, as in COIN.
     """
     from .encoder import EncodeOptions
     from .ratecontrol import COIN_ARCHITECTURES
@@ -162,8 +163,9 @@ def our_options(method: str, rate: float, effort: str, steps: int | None):
         if rate not in COIN_ARCHITECTURES:
             raise ValueError(f"coin-paper is defined at COIN's rates {sorted(COIN_ARCHITECTURES)}, not {rate}")
         return EncodeOptions(bpp=None, arch=COIN_ARCHITECTURES[rate], bits=16, effort=effort, steps=steps)
-    if method.startswith("coin") and method[4:].isdigit() and 2 <= int(method[4:]) <= 16:
-        return EncodeOptions(bpp=rate, bits=int(method[4:]), effort=effort, steps=steps)
+    depth, uniform = (method[4:-1], True) if method.endswith("u") else (method[4:], False)
+    if method.startswith("coin") and depth.isdigit() and 2 <= int(depth) <= 16:
+        return EncodeOptions(bpp=rate, bits=int(depth), uniform_bits=uniform, effort=effort, steps=steps)
     raise ValueError(f"unknown method {method!r} (have: {OUR_METHODS})")
 
 

@@ -73,7 +73,8 @@ def encode(
     bpp: Optional[float] = typer.Option(None, "-b", "--bpp", help="Whole-file budget in bits per pixel (default 0.3)."),
     method: str = typer.Option("coin", "--method", help="Coding method: coin."),
     arch: Optional[str] = typer.Option(None, "--arch", help="Fixed architecture LAYERSxWIDTH, e.g. 10x28 (COIN's 0.3 bpp)."),
-    bits: Optional[int] = typer.Option(None, "--bits", min=2, max=16, help="Fixed weight bit depth 2..16 (default: largest that fits)."),
+    bits: Optional[int] = typer.Option(None, "--bits", min=2, max=16, help="Fixed weight bit depth 2..16 (default: largest that fits); the first layer keeps 14 unless --uniform-bits."),
+    uniform_bits: bool = typer.Option(False, "--uniform-bits", help="Every tensor at the same depth, as in COIN (default: first layer at 14 bits at least)."),
     effort: str = typer.Option("normal", "--effort", "-e", help="fast (~1 min), normal (~5 min) or best (~20 min) on 2 cores."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Exact number of training steps (overrides --effort)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", min=1, help="Stop training after this many seconds."),
@@ -105,6 +106,7 @@ def encode(
                 raise UsageError("--device cuda: no CUDA device is available")
         budget = bpp if bpp is not None else (None if arch is not None else 0.3)
         opts = EncodeOptions(bpp=budget, method=method, arch=_parse_arch(arch) if arch else None, bits=bits,
+                             uniform_bits=uniform_bits,
                              effort=effort, steps=steps, time_limit=time_limit, seed=seed, device=device)
         check_options(opts)
         if out != "-" and Path(out).exists() and not force:
@@ -178,6 +180,7 @@ def info(
                     "parameters", "bytes"):
             lines.append(f"{key:<15}{d[key]}")
         lines.append(f"{'bpp':<15}{d['bpp']:.4f}")
+        lines.append(f"{'tensor bits':<15}{' '.join(str(b) for b in d['tensor_bits'])}")
         lines.append(f"{'entropy models':<15}{', '.join(d['entropy_models'])}")
         lines.append(f"{'sections':<15}" + ", ".join(f"{k} {v} B" for k, v in d["section_bytes"].items()))
         sys.stdout.write("\n".join(lines) + "\n")
@@ -192,7 +195,7 @@ def bench(
     images: Optional[str] = typer.Option(None, "--images", help="Comma list (kodim01,kodim05) or N for the first N."),
     rates: str = typer.Option("0.07,0.15,0.3,0.6,1.2", "--rates", help="Target bpp list."),
     codecs: str = typer.Option("jpeg,jpeg2000,webp,avif,heic,jxl,compressai", "--codecs", help="Codec families."),
-    methods: str = typer.Option("", "--methods", help="Our methods too: coin (rate control), coin-paper (COIN's networks, 16-bit), coin<bits> e.g. coin8. Minutes per image and rate."),
+    methods: str = typer.Option("", "--methods", help="Our methods too: coin (rate control), coin-paper (COIN's networks, 16-bit), coin<bits> e.g. coin8, coin<bits>u (uniform depth). Minutes per image and rate."),
     effort: str = typer.Option("fast", "--effort", help="Effort preset for our methods."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Exact training steps for our methods."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Parallel jobs (0 = one per core)."),

@@ -16,13 +16,16 @@ from .entropy import decode_tensors
 from .quantize import dequantize, from_bf16_bits
 
 
+def _symbols(stream: Stream) -> list[np.ndarray]:
+    sizes = tensor_sizes(stream.method, stream.params, stream.channels)
+    models = [(t.model, t.scale_bf16) for t in stream.tensors]
+    return decode_tensors(stream.payload, sizes, stream.params["bits"], models)
+
+
 def decode_parameters(data: bytes, limits: DecodeLimits = DecodeLimits()) -> tuple[Stream, list[np.ndarray]]:
     """Parse a stream and return it with its dequantized float32 tensors (flat, network order)."""
     stream = unpack(data, limits)
-    bits = stream.params["bits"]
-    sizes = tensor_sizes(stream.method, stream.params, stream.channels)
-    models = [(t.model, t.scale_bf16) for t in stream.tensors]
-    qs = decode_tensors(stream.payload, sizes, bits, models)
+    qs = _symbols(stream)
     tensors = [dequantize(q, t.offset_bf16, t.step_bf16) for q, t in zip(qs, stream.tensors)]
     return stream, tensors
 
@@ -52,6 +55,9 @@ def describe(data: bytes, limits: DecodeLimits = DecodeLimits()) -> dict[str, An
     stream = unpack(data, limits)
     pixels = stream.width * stream.height
     p = stream.params
+    # Depth each tensor really uses: the smallest whose symbol range holds its largest |q|
+    # (the stream's ``bits`` only bounds them; the encoder may quantize tensors more coarsely).
+    used = [max(2, int(np.abs(q).max()).bit_length() + 1) if q.size else 2 for q in _symbols(stream)]
     return {
         "format_version": stream.version,
         "method": METHOD_NAMES.get(stream.method, str(stream.method)),
@@ -61,6 +67,7 @@ def describe(data: bytes, limits: DecodeLimits = DecodeLimits()) -> dict[str, An
         "architecture": f"{p['hidden_layers']}x{p['width']}",
         "w0": p["w0"],
         "bits": p["bits"],
+        "tensor_bits": used,
         "parameters": sum(tensor_sizes(stream.method, p, stream.channels)),
         "entropy_models": sorted({MODEL_NAMES[t.model] for t in stream.tensors}),
         "bytes": len(data),

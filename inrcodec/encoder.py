@@ -13,10 +13,10 @@ from .entropy import encode_tensors
 from .fit import EFFORT_SECONDS, FitOptions, FitProgress, fit
 from .metrics import psnr
 from .quantize import quantize
-from .ratecontrol import largest_fitting_bits, plan_architecture
+from .ratecontrol import largest_fitting_bits, plan_architecture, tensor_bits
 from .siren import SirenConfig
 
-DEFAULT_BITS = 12  # planned depth under rate control: +0.42 dB over 16 at 0.3 bpp (README, 4 images)
+DEFAULT_BITS = 12  # planned depth under rate control (README, bit depth study)
 METHODS = ("coin",)
 
 
@@ -26,12 +26,14 @@ class EncodeOptions:
 
     Give ``bpp`` (a whole-file budget; rate control picks the architecture and the largest
     bit depth that fits) or ``arch`` + ``bits`` (fixed, e.g. COIN's ``(10, 28)`` at 16 bits).
+    The first layer keeps at least ``FIRST_LAYER_BITS`` unless ``uniform_bits`` (as in COIN).
     """
 
     bpp: float | None = 0.3
     method: str = "coin"
     arch: tuple[int, int] | None = None
     bits: int | None = None
+    uniform_bits: bool = False
     effort: str = "normal"
     steps: int | None = None
     time_limit: float | None = None
@@ -65,12 +67,13 @@ class EncodeResult:
         return out
 
 
-def build_stream(tensors: list[np.ndarray], config: SirenConfig, bits: int, height: int, width: int) -> bytes:
-    """Quantize float tensors at ``bits``, entropy code them and pack a COIN stream."""
-    qts = [quantize(t, bits) for t in tensors]
-    models, payload = encode_tensors([t.q for t in qts], bits)
+def build_stream(tensors: list[np.ndarray], config: SirenConfig, bits: list[int], height: int, width: int) -> bytes:
+    """Quantize float tensors at their ``bits`` (one per tensor), entropy code them, pack a COIN stream."""
+    qts = [quantize(t, b) for t, b in zip(tensors, bits, strict=True)]
+    symbol_bits = max(bits)  # the stream's depth bounds every tensor's symbols
+    models, payload = encode_tensors([t.q for t in qts], symbol_bits)
     records = [TensorRecord(t.offset_bf16, t.step_bf16, m, s) for t, (m, s) in zip(qts, models)]
-    params = {"hidden_layers": config.hidden_layers, "width": config.width, "w0": int(config.w0), "bits": bits}
+    params = {"hidden_layers": config.hidden_layers, "width": config.width, "w0": int(config.w0), "bits": symbol_bits}
     return pack(Stream(METHOD_IDS["coin"], config.out_channels, width, height, params, records, payload))
 
 
@@ -100,9 +103,10 @@ def encode(image: np.ndarray, options: EncodeOptions = EncodeOptions()) -> Encod
     if options.arch is not None:
         config = SirenConfig(options.arch[0], options.arch[1], channels)
     else:
-        config = plan_architecture(options.bpp, height, width, channels, planned_bits)
+        config = plan_architecture(options.bpp, height, width, channels, planned_bits, options.uniform_bits)
     fit_opts = FitOptions(steps=options.steps, budget_seconds=EFFORT_SECONDS[options.effort],
-                          time_limit=options.time_limit, eval_bits=planned_bits, seed=options.seed,
+                          time_limit=options.time_limit,
+                          eval_bits=tensor_bits(config, planned_bits, options.uniform_bits), seed=options.seed,
                           device=options.device, on_progress=options.on_progress)
     result = fit(image, config, fit_opts)
 
@@ -113,7 +117,7 @@ def encode(image: np.ndarray, options: EncodeOptions = EncodeOptions()) -> Encod
     streams: dict[int, bytes] = {}
 
     def size_at(b: int) -> int:
-        streams[b] = build_stream(result.tensors, config, b, height, width)
+        streams[b] = build_stream(result.tensors, config, tensor_bits(config, b, options.uniform_bits), height, width)
         return len(streams[b])
 
     bits = largest_fitting_bits(size_at, budget, max_bits=max_bits)

@@ -17,7 +17,7 @@ from inrcodec.images import encode_png
 
 ROOT = Path(__file__).resolve().parent
 img = np.asarray(Image.open(ROOT.parent / "samples" / "kodim23.png").convert("RGB"))[240:256, 330:354]
-data = encode(np.ascontiguousarray(img), EncodeOptions(bpp=None, arch=(2, 8), bits=12, steps=150)).data
+data = encode(np.ascontiguousarray(img), EncodeOptions(bpp=None, arch=(2, 8), bits=12, uniform_bits=True, steps=150)).data
 (ROOT / "data" / "golden.inr").write_bytes(data)
 _, tensors = decode_parameters(data)
 h = hashlib.sha256()

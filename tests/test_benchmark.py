@@ -74,3 +74,11 @@ def test_our_method_in_the_bench(folder, tmp_path):
     bad, problems = run(BenchOptions(images=[folder / "a.png"], out=tmp_path / "o", codecs=[], methods=["coin-paper", "nope"],
                                      rates=[0.5], steps=5))
     assert "nope" in problems and bad[0]["error"].startswith("coin-paper is defined at COIN")
+
+
+def test_bit_depth_methods_name_mixed_and_uniform_precision():
+    from inrcodec.benchmark import is_our_method, our_options
+
+    assert (our_options("coin8", 0.3, "fast", 10).bits, our_options("coin8", 0.3, "fast", 10).uniform_bits) == (8, False)
+    assert (our_options("coin8u", 0.3, "fast", 10).bits, our_options("coin8u", 0.3, "fast", 10).uniform_bits) == (8, True)
+    assert not is_our_method("coin17") and not is_our_method("coinu") and not is_our_method("coin8x")

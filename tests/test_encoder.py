@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from inrcodec.decoder import decode, describe
+from inrcodec.decoder import decode, decode_parameters, describe
 from inrcodec.encoder import EncodeOptions, build_stream, encode
 from inrcodec.metrics import psnr
-from inrcodec.ratecontrol import header_bytes, plan_architecture, width_for
+from inrcodec.ratecontrol import header_bytes, plan_architecture, tensor_bits, width_for
 from inrcodec.siren import SirenConfig
 
 
@@ -32,7 +32,22 @@ def test_budget_is_never_exceeded_and_mostly_used(small_image):
 def test_fixed_architecture_and_bits(small_image):
     res = encode(small_image, EncodeOptions(bpp=None, arch=(2, 6), bits=10, steps=10))
     d = describe(res.data)
-    assert (d["architecture"], d["bits"], d["parameters"]) == ("2x6", 10, SirenConfig(2, 6).num_params())
+    assert (d["architecture"], d["parameters"], res.bits) == ("2x6", SirenConfig(2, 6).num_params(), 10)
+    # The first layer keeps 14 bits, so the stream's symbol range is 14 bits; the rest use 10.
+    assert d["bits"] == 14 and d["tensor_bits"] == [14, 14, 10, 10, 10, 10]
+    res = encode(small_image, EncodeOptions(bpp=None, arch=(2, 6), bits=10, uniform_bits=True, steps=10))
+    assert describe(res.data)["tensor_bits"] == [10] * 6 and describe(res.data)["bits"] == 10
+
+
+def test_mixed_precision_stream_keeps_the_first_layer_fine(small_image):
+    cfg = SirenConfig(3, 12)
+    rng = np.random.default_rng(1)
+    tensors = [rng.normal(0, 0.3, s).astype(np.float32).ravel() for s in cfg.tensor_shapes()]
+    bits = tensor_bits(cfg, 6)
+    stream, decoded = decode_parameters(build_stream(tensors, cfg, bits, 40, 56))
+    assert stream.params["bits"] == 14
+    errors = [float(np.abs(a - b).max() / np.abs(a - np.median(a)).max()) for a, b in zip(tensors, decoded)]
+    assert max(errors[:2]) < 2.0 ** -13 and min(errors[2:]) > 2.0 ** -8  # half a step at 14 vs 6 bits
 
 
 def test_grey_and_tiny_images():
@@ -62,7 +77,7 @@ def test_planned_coin_architecture_at_0_3_bpp():
 def test_more_bits_cost_more_bytes(small_image):
     cfg = SirenConfig(3, 12)
     tensors = [np.random.default_rng(0).normal(0, 0.1, s).astype(np.float32).ravel() for s in cfg.tensor_shapes()]
-    sizes = [len(build_stream(tensors, cfg, b, 40, 56)) for b in (4, 8, 12, 16)]
+    sizes = [len(build_stream(tensors, cfg, tensor_bits(cfg, b), 40, 56)) for b in (4, 8, 12, 16)]
     assert sizes == sorted(sizes) and sizes[0] >= header_bytes(cfg)
 
 
