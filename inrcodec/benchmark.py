@@ -38,6 +38,7 @@ class BenchOptions:
     steps: int | None = None
     jobs: int = 1
     dataset: str = "kodak"
+    device: str = "cpu"  # where our methods train; not "cpu" adds the device to the cache key
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Unit:
     steps: int | None = None
     effort: str = "fast"
     threads: int | None = None  # torch threads for our methods (1 when several jobs share the cores)
+    device: str = "cpu"
 
 
 class _Cache:
@@ -146,7 +148,7 @@ def _run_classic(unit: Unit) -> list[dict[str, Any]]:
 OUR_METHODS = "coin, coin-paper, coin<bits> (e.g. coin8), coin<bits>u (uniform depth, e.g. coin8u)"
 
 
-def our_options(method: str, rate: float, effort: str, steps: int | None):
+def our_options(method: str, rate: float, effort: str, steps: int | None, device: str = "cpu"):
     """EncodeOptions for one of our bench methods at a rate.
 
     ``coin``: rate control (architecture and bit depth chosen for the budget);
@@ -158,14 +160,16 @@ def our_options(method: str, rate: float, effort: str, steps: int | None):
     from .ratecontrol import COIN_ARCHITECTURES
 
     if method == "coin":
-        return EncodeOptions(bpp=rate, effort=effort, steps=steps)
+        return EncodeOptions(bpp=rate, effort=effort, steps=steps, device=device)
     if method == "coin-paper":
         if rate not in COIN_ARCHITECTURES:
             raise ValueError(f"coin-paper is defined at COIN's rates {sorted(COIN_ARCHITECTURES)}, not {rate}")
-        return EncodeOptions(bpp=None, arch=COIN_ARCHITECTURES[rate], bits=16, effort=effort, steps=steps)
+        return EncodeOptions(bpp=None, arch=COIN_ARCHITECTURES[rate], bits=16, effort=effort, steps=steps,
+                             device=device)
     depth, uniform = (method[4:-1], True) if method.endswith("u") else (method[4:], False)
     if method.startswith("coin") and depth.isdigit() and 2 <= int(depth) <= 16:
-        return EncodeOptions(bpp=rate, bits=int(depth), uniform_bits=uniform, effort=effort, steps=steps)
+        return EncodeOptions(bpp=rate, bits=int(depth), uniform_bits=uniform, effort=effort, steps=steps,
+                             device=device)
     raise ValueError(f"unknown method {method!r} (have: {OUR_METHODS})")
 
 
@@ -198,7 +202,7 @@ def _run_ours(unit: Unit) -> list[dict[str, Any]]:
         base = {"image": name, "codec": codec, "family": unit.codec, "kind": "ours", "setting": f"target={rate}",
                 "target": rate, "width": image.shape[1], "height": image.shape[0]}
         try:
-            res = encode(image, our_options(unit.codec, rate, unit.effort, unit.steps))
+            res = encode(image, our_options(unit.codec, rate, unit.effort, unit.steps, unit.device))
         except ValueError as exc:
             rec = base | {"bpp": None, "psnr": None, "error": str(exc)}
         else:
@@ -206,10 +210,19 @@ def _run_ours(unit: Unit) -> list[dict[str, Any]]:
             decoded = decode(res.data)
             rec = base | {"quality": None, "encode_s": res.seconds, "decode_s": time.perf_counter() - t0,
                           "architecture": res.architecture, "bits": res.bits, "steps": res.steps,
-                          "config": f"{res.architecture} at {res.bits} bits, {res.steps} steps"} | _measure(
+                          "config": f"{res.architecture} at {res.bits} bits, {res.steps} steps",
+                          "device": _device_name(unit.device)} | _measure(
                 image, decoded, len(res.data))
         records.append(cache.put(rec))
     return records
+
+
+def _device_name(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    return "cpu"
 
 
 def _run_learned(unit: Unit) -> list[dict[str, Any]]:
@@ -264,13 +277,15 @@ def plan_units(options: BenchOptions) -> tuple[list[Unit], dict[str, str]]:
             skipped[family] = "unknown codec" if family not in CLASSIC_FAMILIES else "not available"
         units += [Unit(v, img, options.rates, options.out) for v in variants for img in options.images]
     tag = f"steps{options.steps}" if options.steps else options.effort
+    if options.device != "cpu":
+        tag += f"-{options.device.split(':')[0]}"  # GPU runs never share a cache entry with CPU runs
     threads = 1 if options.jobs > 1 else None
     for m in options.methods:
         if not is_our_method(m):
             skipped[m] = f"unknown method (have: {OUR_METHODS})"
             continue
-        units += [Unit(m, img, options.rates, options.out, tag, options.steps, options.effort, threads)
-                  for img in options.images]
+        units += [Unit(m, img, options.rates, options.out, tag, options.steps, options.effort, threads,
+                       options.device) for img in options.images]
     return units, skipped
 
 

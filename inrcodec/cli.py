@@ -199,6 +199,7 @@ def bench(
     effort: str = typer.Option("fast", "--effort", help="Effort preset for our methods."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Exact training steps for our methods."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Parallel jobs (0 = one per core)."),
+    device: str = typer.Option("cpu", "--device", help="Where our methods train (cpu, cuda); GPU results are cached apart."),
     out: Optional[str] = typer.Option(None, "--out", help="Output directory (default bench-results/<target name>)."),
     report_only: bool = typer.Option(False, "--report-only", help="Rebuild the reports from every cached result in --out; run nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
@@ -250,7 +251,7 @@ def bench(
         out_dir = Path(out or Path("bench-results") / (target if target == "kodak" else Path(target).name))
         opts = BenchOptions(images=paths, out=out_dir, codecs=[c for c in codecs.split(",") if c],
                             methods=[m for m in methods.split(",") if m], rates=rate_list, effort=effort,
-                            steps=steps, jobs=jobs or default_jobs(), dataset=target)
+                            steps=steps, jobs=jobs or default_jobs(), dataset=target, device=device)
         t0 = time.perf_counter()
 
         def progress(done: int, total: int, unit, error: str | None) -> None:
@@ -267,7 +268,8 @@ def bench(
             sys.stderr.write(f"inrcodec: warning: skipped {what}: {why}\n")
         import torch
         header = (f"Command: `inrcodec bench {shlex.join(sys.argv[2:] if sys.argv[1:2] == ['bench'] else sys.argv[1:])}`; "
-                  f"machine: {platform.machine()}, {os.cpu_count()} cores, {opts.jobs} jobs, torch {torch.__version__}; "
+                  f"machine: {platform.machine()}, {os.cpu_count()} cores, {opts.jobs} jobs, torch {torch.__version__}"
+                  f"{'' if device == 'cpu' else ', ' + torch.cuda.get_device_name(torch.device(device))}; "
                   f"date: {datetime.date.today().isoformat()}; wall time {time.perf_counter() - t0:.0f} s.")
         write_reports(out_dir, records, len(paths), rate_list, header)
         if not quiet:
