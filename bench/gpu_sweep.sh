@@ -22,10 +22,10 @@ log=$OUT/sweep.log
 {
     date -u
     echo "command: bench/gpu_sweep.sh $secs $* (inrcodec bench ... --out /tmp/gpu/kodak), commit $(git rev-parse --short HEAD 2>/dev/null)"
-    echo "machine: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader), $(nproc) cores, $(python3 -c 'import torch; print("torch", torch.__version__)')"
+    echo "machine: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader), $(nproc --all) cores, $(python3 -c 'import torch; print("torch", torch.__version__)')"
 } > "$log"
-timeout -s INT "$secs" python3 -m inrcodec.cli bench "$@" --out /tmp/gpu/kodak >> "$log" 2>&1
-pkill -f "inrcodec.cli bench"; sleep 2
+pkill -9 -f "inrcodec.cli bench"; timeout -s KILL "$secs" python3 -m inrcodec.cli bench "$@" --out /tmp/gpu/kodak >> "$log" 2>&1
+pkill -9 -f "inrcodec.cli bench"; sleep 1  # the pool workers outlive a killed parent
 date -u >> "$log"
 (cd /tmp/gpu/kodak/.. && tar czf "$OUT/cache.tgz" --transform 's,^kodak/,bench/results/kodak/,' kodak/cache)
 cat "$log"

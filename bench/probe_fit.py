@@ -1,6 +1,8 @@
 """Probe: PSNR (after 16-bit quantization) reached by the fitting loop in a fixed budget.
 
 Usage: python bench/probe_fit.py IMAGE --arch 10x28 --budget 60 [--lr 2e-3] [--compile 0|1] [--batch 16384]
+       [--steps N --time-limit S]  (the schedule of an N-step run, stopped after S seconds)
+       [--trace]                   (the running mini-batch PSNR every few seconds, on stderr)
 Prints one JSON line; used to choose the defaults of inrcodec/fit.py.
 """
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 
 import numpy as np
 from PIL import Image
@@ -23,11 +26,22 @@ ap.add_argument("--steps", type=int, default=None)
 ap.add_argument("--lr", type=float, default=2e-3)
 ap.add_argument("--batch", type=int, default=16384)
 ap.add_argument("--compile", type=int, default=None)
+ap.add_argument("--time-limit", type=float, default=None)
+ap.add_argument("--trace", action="store_true")
 args = ap.parse_args()
+last = [0.0]
+
+
+def trace(p) -> None:
+    if p.elapsed - last[0] >= 5:
+        last[0] = p.elapsed
+        sys.stderr.write(f"step {p.step}/{p.total_steps} {p.elapsed:.0f} s running PSNR {p.psnr:.2f}\n")
+
 img = np.asarray(Image.open(args.image).convert("RGB"))
 layers, width = (int(v) for v in args.arch.split("x"))
 opts = FitOptions(steps=args.steps, budget_seconds=args.budget, lr=args.lr, batch_pixels=args.batch,
-                  compile=None if args.compile is None else bool(args.compile))
+                  compile=None if args.compile is None else bool(args.compile), time_limit=args.time_limit,
+                  on_progress=trace if args.trace else None)
 res = fit(img, SirenConfig(layers, width), opts)
 print(json.dumps({"image": args.image, "arch": args.arch, "budget": args.budget, "lr": args.lr,
                   "batch": args.batch, "compile": args.compile, "steps": res.steps, "best_step": res.best_step,

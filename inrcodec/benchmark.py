@@ -211,7 +211,8 @@ def _run_ours(unit: Unit) -> list[dict[str, Any]]:
             rec = base | {"quality": None, "encode_s": res.seconds, "decode_s": time.perf_counter() - t0,
                           "architecture": res.architecture, "bits": res.bits, "steps": res.steps,
                           "config": f"{res.architecture} at {res.bits} bits, {res.steps} steps",
-                          "device": _device_name(unit.device)} | _measure(
+                          "device": _device_name(unit.device), "best_step": res.best_step,
+                          "restarts": res.restarts} | _measure(
                 image, decoded, len(res.data))
         records.append(cache.put(rec))
     return records

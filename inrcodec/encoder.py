@@ -58,6 +58,8 @@ class EncodeResult:
     width: int
     height: int
     warnings: list[str] = field(default_factory=list)
+    best_step: int = 0  # the training step of the snapshot written
+    restarts: int = 0  # times the fit's divergence guard rolled back (a sign of a hard image)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready dict of everything but the stream bytes."""
@@ -130,4 +132,5 @@ def encode(image: np.ndarray, options: EncodeOptions = EncodeOptions()) -> Encod
     return EncodeResult(data=data, bpp=len(data) * 8 / (height * width), psnr=psnr(decoded, image),
                         method=options.method, architecture=f"{config.hidden_layers}x{config.width}",
                         bits=bits, parameters=config.num_params(), steps=result.steps,
-                        seconds=time.perf_counter() - t0, width=width, height=height, warnings=warnings)
+                        seconds=time.perf_counter() - t0, width=width, height=height, warnings=warnings,
+                        best_step=result.best_step, restarts=result.restarts)
