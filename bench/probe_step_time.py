@@ -50,3 +50,4 @@ if __name__ == "__main__":
         for batch in (8192, 16384, 32768):
             probe(args.arch, batch, compiled, 2, args.steps)
     probe(args.arch, 16384, False, 1, args.steps)
+    probe(args.arch, 16384, True, 1, args.steps)

@@ -16,7 +16,7 @@ from .quantize import quantize
 from .ratecontrol import largest_fitting_bits, plan_architecture, tensor_bits
 from .siren import SirenConfig
 
-DEFAULT_BITS = 12  # planned depth under rate control (README, bit depth study)
+DEFAULT_BITS = 8  # planned depth under rate control: beat 7, 10, 12 at 0.3 bpp (README, bit depth)
 METHODS = ("coin",)
 
 
