@@ -1,4 +1,5 @@
-"""Decode time per Kodak-sized image for COIN's five architectures (library call and CLI process).
+"""Decode time per Kodak-sized image for COIN's five networks and the ones rate control picks
+at the same rates (library call and CLI process).
 
 Usage: python bench/decode_time.py [--repeat 5] > bench/results/decode-time.md
 Decoding does not depend on how well the network was trained, so each stream comes from a
@@ -23,8 +24,8 @@ import torch
 from PIL import Image
 
 from inrcodec.decoder import decode
-from inrcodec.encoder import EncodeOptions, encode
-from inrcodec.ratecontrol import COIN_ARCHITECTURES
+from inrcodec.encoder import DEFAULT_BITS, EncodeOptions, encode
+from inrcodec.ratecontrol import COIN_ARCHITECTURES, plan_architecture
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--repeat", type=int, default=5)
@@ -35,8 +36,12 @@ print(f"Command: `python bench/decode_time.py --repeat {args.repeat}`; machine: 
       f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads); "
       f"date: {datetime.date.today().isoformat()}\n")
 print("| arch | bytes | decode (library, best of N) s | `inrcodec decode` process s |\n|---|---|---|---|")
-for rate, arch in COIN_ARCHITECTURES.items():
-    data = encode(img, EncodeOptions(bpp=None, arch=arch, bits=16, steps=2)).data
+runs = [(f"COIN {rate} bpp", arch, 16) for rate, arch in COIN_ARCHITECTURES.items()]
+for rate in COIN_ARCHITECTURES:
+    cfg = plan_architecture(rate, img.shape[0], img.shape[1], 3, DEFAULT_BITS)
+    runs.append((f"`-b {rate}`", (cfg.hidden_layers, cfg.width), DEFAULT_BITS))
+for label, arch, bits in runs:
+    data = encode(img, EncodeOptions(bpp=None, arch=arch, bits=bits, steps=2)).data
     best = min((lambda t0: (decode(data), time.perf_counter() - t0)[1])(time.perf_counter())
                for _ in range(args.repeat))
     with tempfile.TemporaryDirectory() as d:
@@ -46,4 +51,4 @@ for rate, arch in COIN_ARCHITECTURES.items():
         subprocess.run([sys.executable, "-m", "inrcodec.cli", "decode", str(src), "-o", str(Path(d) / "x.png")],
                        check=True)
         proc = time.perf_counter() - t0
-    print(f"| {arch[0]}x{arch[1]} (COIN {rate} bpp) | {len(data)} | {best:.3f} | {proc:.2f} |", flush=True)
+    print(f"| {arch[0]}x{arch[1]} at {bits} bits ({label}) | {len(data)} | {best:.3f} | {proc:.2f} |", flush=True)

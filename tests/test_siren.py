@@ -33,3 +33,10 @@ def test_render_does_not_depend_on_chunking():
     full = render(model, 37, 23, chunk_pixels=1 << 20)
     assert full.shape == (37, 23, 3) and full.dtype == np.uint8
     assert np.array_equal(full, render(model, 37, 23, chunk_pixels=50))
+
+
+def test_infer_matches_forward_bit_for_bit() -> None:
+    model = Siren(SirenConfig(4, 24), torch.Generator().manual_seed(3))
+    x = coordinate_grid(17, 23)
+    with torch.no_grad():
+        assert torch.equal(model.infer(x), model(x))
