@@ -39,6 +39,7 @@ class BenchOptions:
     jobs: int = 1
     dataset: str = "kodak"
     device: str = "cpu"  # where our methods train; not "cpu" adds the device to the cache key
+    provenance: dict[str, str] = field(default_factory=dict)  # command, machine, date: stamped on new records
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Unit:
     effort: str = "fast"
     threads: int | None = None  # torch threads for our methods (1 when several jobs share the cores)
     device: str = "cpu"
+    provenance: dict[str, str] = field(default_factory=dict)
 
 
 class _Cache:
@@ -62,7 +64,8 @@ class _Cache:
     Appending a line is the commit point; a torn last line (a killed run) is ignored on load.
     """
 
-    def __init__(self, out: Path, codec: str, image: str):
+    def __init__(self, out: Path, codec: str, image: str, provenance: dict[str, str] | None = None):
+        self.provenance = provenance or {}
         self.path = out / "cache" / codec.replace(":", "_") / f"{image}.jsonl"
         self.records: dict[str, dict[str, Any]] = {}
         if self.path.exists():
@@ -77,6 +80,7 @@ class _Cache:
         return self.records.get(setting)
 
     def put(self, record: dict[str, Any]) -> dict[str, Any]:
+        record = record | self.provenance
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
@@ -107,7 +111,7 @@ def _run_classic(unit: Unit) -> list[dict[str, Any]]:
     base = {"image": name, "codec": unit.codec, "family": codec.family, "kind": "classic", "config": codec.config,
             "width": image.shape[1], "height": image.shape[0]}
     records = []
-    cache = _Cache(unit.out, unit.codec, name)
+    cache = _Cache(unit.out, unit.codec, name, unit.provenance)
     sweep: dict[int, float] = {}
     for q in codec.qualities:
         rec = cache.get(f"q={q}")
@@ -119,7 +123,7 @@ def _run_classic(unit: Unit) -> list[dict[str, Any]]:
             t2 = time.perf_counter()
             rec = base | {"setting": f"q={q}", "quality": q, "target": None, "encode_s": t1 - t0,
                           "decode_s": t2 - t1} | _measure(image, decoded, len(data))
-            cache.put(rec)
+            rec = cache.put(rec)
         sweep[q] = rec["bpp"]
         records.append(rec)
     for rate in unit.rates:
@@ -194,7 +198,7 @@ def _run_ours(unit: Unit) -> list[dict[str, Any]]:
     name = unit.image.stem
     codec = f"{unit.codec}-{unit.method_tag}"
     records = []
-    cache = _Cache(unit.out, codec, name)
+    cache = _Cache(unit.out, codec, name, unit.provenance)
     for rate in unit.rates:
         if cache.get(f"target={rate}") is not None:
             records.append(cache.get(f"target={rate}"))
@@ -234,7 +238,7 @@ def _run_learned(unit: Unit) -> list[dict[str, Any]]:
         raise ValueError("CompressAI models take RGB images only")
     model = unit.codec.removeprefix("compressai:")
     records = []
-    cache = _Cache(unit.out, unit.codec, unit.image.stem)
+    cache = _Cache(unit.out, unit.codec, unit.image.stem, unit.provenance)
     for q in QUALITIES[model]:
         if cache.get(f"q={q}") is None:
             t0 = time.perf_counter()
@@ -287,6 +291,8 @@ def plan_units(options: BenchOptions) -> tuple[list[Unit], dict[str, str]]:
             continue
         units += [Unit(m, img, options.rates, options.out, tag, options.steps, options.effort, threads,
                        options.device) for img in options.images]
+    for u in units:
+        u.provenance = options.provenance
     return units, skipped
 
 

@@ -228,8 +228,8 @@ def bench(
             if not records:
                 raise UsageError(f"--report-only: no cached results in {out_dir}")
             header = (f"Reports rebuilt from the cached results in `{out_dir}` (`inrcodec bench {target} --report-only`); "
-                      "each record in per_image.csv carries its own configuration; see the README for the commands, "
-                      "machine and dates of the runs.")
+                      f"rebuilt on {datetime.date.today().isoformat()}; each record in per_image.csv names its own "
+                      "configuration and the command, machine and date of the run that made it.")
             write_reports(out_dir, records, len({r["image"] for r in records}), rate_list, header)
             return
         if target == "kodak":
@@ -249,9 +249,17 @@ def bench(
         if not paths:
             raise UsageError("no images selected")
         out_dir = Path(out or Path("bench-results") / (target if target == "kodak" else Path(target).name))
+        import torch
+
+        # No CUDA call here: the parent must not initialise CUDA before forking the workers
+        # (GPU records name their device themselves).
+        machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+        command = f"inrcodec bench {shlex.join(sys.argv[2:] if sys.argv[1:2] == ['bench'] else sys.argv[1:])}"
+        provenance = {"command": command, "machine": machine, "date": datetime.date.today().isoformat()}
         opts = BenchOptions(images=paths, out=out_dir, codecs=[c for c in codecs.split(",") if c],
                             methods=[m for m in methods.split(",") if m], rates=rate_list, effort=effort,
-                            steps=steps, jobs=jobs or default_jobs(), dataset=target, device=device)
+                            steps=steps, jobs=jobs or default_jobs(), dataset=target, device=device,
+                            provenance=provenance)
         t0 = time.perf_counter()
 
         def progress(done: int, total: int, unit, error: str | None) -> None:
@@ -266,10 +274,8 @@ def bench(
         records, problems = run(opts, progress)
         for what, why in problems.items():
             sys.stderr.write(f"inrcodec: warning: skipped {what}: {why}\n")
-        import torch
-        header = (f"Command: `inrcodec bench {shlex.join(sys.argv[2:] if sys.argv[1:2] == ['bench'] else sys.argv[1:])}`; "
-                  f"machine: {platform.machine()}, {os.cpu_count()} cores, {opts.jobs} jobs, torch {torch.__version__}"
-                  f"{'' if device == 'cpu' else ', ' + torch.cuda.get_device_name(torch.device(device))}; "
+        gpu = "" if device == "cpu" else ", " + torch.cuda.get_device_name(torch.device(device))
+        header = (f"Command: `{command}`; machine: {machine}{gpu}, {opts.jobs} jobs; "
                   f"date: {datetime.date.today().isoformat()}; wall time {time.perf_counter() - t0:.0f} s.")
         write_reports(out_dir, records, len(paths), rate_list, header)
         if not quiet:

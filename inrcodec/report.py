@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import textwrap
 from collections import defaultdict
 from importlib import resources
 from pathlib import Path
@@ -118,7 +119,8 @@ def write_reports(out: Path, records: list[dict[str, Any]], n_images: int, rates
     """Write per-image CSV, summary JSON (CompressAI schema per curve), Markdown, plot and BD tables."""
     out.mkdir(parents=True, exist_ok=True)
     fields = ["image", "codec", "family", "kind", "setting", "quality", "target", "bpp", "psnr", "ms_ssim",
-              "encode_s", "decode_s", "bytes", "width", "height", "config", "error"]
+              "encode_s", "decode_s", "bytes", "width", "height", "config", "device", "error", "command",
+              "machine", "date"]
     with (out / "per_image.csv").open("w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
@@ -176,12 +178,13 @@ def write_reports(out: Path, records: list[dict[str, Any]], n_images: int, rates
     (out / "summary.md").write_text("\n".join(md) + "\n")
     for c in kept + ours:
         (out / f"{c['name']}.json").write_text(json.dumps(
-            {"name": c["name"], "description": c["description"], "results": c["results"]}, indent=1) + "\n")
-    plot(out, kept + learned, ours, published)
+            {"name": c["name"], "description": f"{c['description']}. {header}", "results": c["results"]},
+            indent=1) + "\n")  # CompressAI's schema has no other place for command, machine and date
+    plot(out, kept + learned, ours, published, header)
     return summary
 
 
-def plot(out: Path, classic: list[Curve], ours: list[Curve], published: list[Curve]) -> None:
+def plot(out: Path, classic: list[Curve], ours: list[Curve], published: list[Curve], header: str = "") -> None:
     """RD plot, log-bpp axis: ours solid, classic dashed, published dotted (PNG and SVG)."""
     try:
         import matplotlib
@@ -208,7 +211,8 @@ def plot(out: Path, classic: list[Curve], ours: list[Curve], published: list[Cur
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="solid: ours, dashed: classic "
               "(measured here), dotted: published", title_fontsize=7)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.text(0.01, 0.005, "\n".join(textwrap.wrap(header, 230)), fontsize=6, va="bottom")  # command, machine, date
     for ext in ("png", "svg"):
         fig.savefig(out / f"rd.{ext}", dpi=130)
     plt.close(fig)
