@@ -26,6 +26,16 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _check_device(device: str, probe: bool = True) -> None:
+    """Usage error unless ``device`` is cpu or cuda[:N] and, with ``probe``, CUDA is available."""
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise UsageError(f"--device must be cpu or cuda, got {device!r}")
+    if probe and device.startswith("cuda"):
+        import torch
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA device is available")
+
+
 def _run(fn):
     """Turn library exceptions into one-line errors with the documented exit codes."""
     from .bitstream import BitstreamError
@@ -98,12 +108,7 @@ def encode(
             raise UsageError("--json and -o - both use stdout; write the stream to a file")
         if arch is not None and bits is not None and bpp is not None:
             raise UsageError("give --bpp, or --arch with --bits, not all three")
-        if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-            raise UsageError(f"--device must be cpu or cuda, got {device!r}")
-        if device.startswith("cuda"):
-            import torch
-            if not torch.cuda.is_available():
-                raise UsageError("--device cuda: no CUDA device is available")
+        _check_device(device)
         budget = bpp if bpp is not None else (None if arch is not None else 0.3)
         opts = EncodeOptions(bpp=budget, method=method, arch=_parse_arch(arch) if arch else None, bits=bits,
                              uniform_bits=uniform_bits,
@@ -222,6 +227,7 @@ def bench(
             raise UsageError(f"--rates must be numbers separated by commas, got {rates!r}") from None
         if not rate_list or min(rate_list) <= 0:
             raise UsageError("--rates needs positive numbers")
+        _check_device(device, probe=False)  # probing CUDA here could break the forked workers' CUDA
         if report_only:
             out_dir = Path(out or Path("bench-results") / Path(target).name)
             records = cached_records(out_dir)
