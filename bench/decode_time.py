@@ -24,8 +24,9 @@ import torch
 from PIL import Image
 
 from inrcodec.decoder import decode
-from inrcodec.encoder import DEFAULT_BITS, EncodeOptions, encode
-from inrcodec.ratecontrol import COIN_ARCHITECTURES, plan_architecture
+from inrcodec.encoder import encode
+from inrcodec.methods import EncodeOptions
+from inrcodec.methods.coin import COIN_ARCHITECTURES, DEFAULT_BITS, plan_architecture
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--repeat", type=int, default=5)
@@ -38,10 +39,10 @@ print(f"Command: `python bench/decode_time.py --repeat {args.repeat}`; machine: 
 print("| arch | bytes | decode (library, best of N) s | `inrcodec decode` process s |\n|---|---|---|---|")
 runs = [(f"COIN {rate} bpp", arch, 16) for rate, arch in COIN_ARCHITECTURES.items()]
 for rate in COIN_ARCHITECTURES:
-    cfg = plan_architecture(rate, img.shape[0], img.shape[1], 3, DEFAULT_BITS)
+    cfg, _ = plan_architecture(rate, img.shape[0], img.shape[1], 3, DEFAULT_BITS)
     runs.append((f"`-b {rate}`", (cfg.hidden_layers, cfg.width), DEFAULT_BITS))
 for label, arch, bits in runs:
-    data = encode(img, EncodeOptions(bpp=None, arch=arch, bits=bits, steps=2)).data
+    data = encode(img, EncodeOptions(bpp=None, method_options={"arch": arch, "bits": bits}, steps=2)).data
     best = min((lambda t0: (decode(data), time.perf_counter() - t0)[1])(time.perf_counter())
                for _ in range(args.repeat))
     with tempfile.TemporaryDirectory() as d:

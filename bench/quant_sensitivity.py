@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from inrcodec.datasets import kodak
-from inrcodec.encoder import build_stream
-from inrcodec.fit import FitOptions, fit
+from inrcodec.methods.coin import build_stream, fit
+from inrcodec.train import LoopOptions
 from inrcodec.images import decode_image_bytes
 from inrcodec.metrics import psnr
 from inrcodec.quantize import quantize
@@ -41,8 +41,8 @@ def main() -> None:
     image = decode_image_bytes(path.read_bytes(), path.name)
     h, w, c = image.shape
     config = SirenConfig(*(int(v) for v in args.arch.split("x")), c)
-    result = fit(image, config, FitOptions(steps=args.steps, eval_bits=16))
-    tensors = result.tensors
+    result = fit(image, config, [16] * len(config.tensor_shapes()), LoopOptions(steps=args.steps))
+    tensors = result.best
     model = Siren(config)
 
     def score(values: list[np.ndarray]) -> float:

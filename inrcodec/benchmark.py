@@ -3,7 +3,10 @@
 A record is one (image, codec, setting): ``setting`` is ``q=<quality>`` for a sweep point or
 ``target=<bpp>`` for the largest quality whose file fits that budget. Records are appended to
 ``<out>/cache/<codec>/<image>.jsonl``; an interrupted run resumes where it stopped.
-A codec that is missing or fails on an image is reported and skipped, never fatal.
+A codec that is missing or fails on an image is reported and skipped, never fatal; a name
+that is no codec or method at all is a usage error. Our methods come from the method registry
+(:mod:`inrcodec.methods`): each method module says which bench names it answers to.
+Streams our methods write are kept under ``<out>/streams`` so metrics can be added later.
 """
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import methods as registry
 from .baselines import search_quality
+from .errors import OptionError
 from .images import decode_image_bytes
 from .metrics import ms_ssim, psnr
 
@@ -114,7 +119,7 @@ def _run_classic(unit: Unit) -> list[dict[str, Any]]:
     cache = _Cache(unit.out, unit.codec, name, unit.provenance)
     sweep: dict[int, float] = {}
     for q in codec.qualities:
-        rec = cache.get(f"q={q}")
+        rec = _with_ms_ssim(cache, cache.get(f"q={q}"), codec, image)
         if rec is None:
             t0 = time.perf_counter()
             data = codec.encode(image, q)
@@ -128,7 +133,7 @@ def _run_classic(unit: Unit) -> list[dict[str, Any]]:
         records.append(rec)
     for rate in unit.rates:
         if cache.get(f"target={rate}") is not None:
-            records.append(cache.get(f"target={rate}"))
+            records.append(_with_ms_ssim(cache, cache.get(f"target={rate}"), codec, image))
             continue
         # Bisect only inside the sweep's bracket around the target (sweep bpp grows with quality).
         below = [q for q, b in sweep.items() if b <= rate]
@@ -149,41 +154,45 @@ def _run_classic(unit: Unit) -> list[dict[str, Any]]:
     return records
 
 
-OUR_METHODS = "coin, coin-paper, coin<bits> (e.g. coin8), coin<bits>u (uniform depth, e.g. coin8u)"
+def _with_ms_ssim(cache: _Cache, rec: dict[str, Any] | None, codec, image: np.ndarray) -> dict[str, Any] | None:
+    """A cached classic record, given its MS-SSIM if it lacks one (re-running the codec at the
+    record's quality, which is deterministic)."""
+    if rec is None or rec.get("ms_ssim") is not None or rec.get("quality") is None or rec.get("bpp") is None:
+        return rec
+    data, decoded = codec.run(image, rec["quality"])
+    if len(data) != rec["bytes"]:
+        return rec  # another library version: the cached point is not this codec's any more
+    value = _measure(image, decoded, len(data))["ms_ssim"]
+    return rec if value is None else cache.put(rec | {"ms_ssim": value})
 
 
-def our_options(method: str, rate: float, effort: str, steps: int | None, device: str = "cpu"):
-    """EncodeOptions for one of our bench methods at a rate.
-
-    ``coin``: rate control (architecture and bit depth chosen for the budget);
-    ``coin-paper``: COIN's architecture for the rate with 16-bit weights (the replication;
-    COIN's five rates only); ``coin<N>``: rate control with N-bit weights (the first layer at
-    14 bits at least); ``coin<N>u``: the same with every tensor at N bits, as in COIN.
-    """
-    from .encoder import EncodeOptions
-    from .ratecontrol import COIN_ARCHITECTURES
-
-    if method == "coin":
-        return EncodeOptions(bpp=rate, effort=effort, steps=steps, device=device)
-    if method == "coin-paper":
-        if rate not in COIN_ARCHITECTURES:
-            raise ValueError(f"coin-paper is defined at COIN's rates {sorted(COIN_ARCHITECTURES)}, not {rate}")
-        return EncodeOptions(bpp=None, arch=COIN_ARCHITECTURES[rate], bits=16, effort=effort, steps=steps,
-                             device=device)
-    depth, uniform = (method[4:-1], True) if method.endswith("u") else (method[4:], False)
-    if method.startswith("coin") and depth.isdigit() and 2 <= int(depth) <= 16:
-        return EncodeOptions(bpp=rate, bits=int(depth), uniform_bits=uniform, effort=effort, steps=steps,
-                             device=device)
-    raise ValueError(f"unknown method {method!r} (have: {OUR_METHODS})")
+def resolve_method(name: str, rate: float) -> tuple[str, dict[str, Any]] | None:
+    """(registered method, its options with ``bpp``) for a bench name such as ``coin8``; None if no method has it."""
+    for method in registry.available():
+        opts = registry.get(method).bench_options(name, rate)
+        if opts is not None:
+            return method, opts
+    return None
 
 
-def is_our_method(method: str) -> bool:
-    """Whether ``method`` names one of our bench methods."""
-    try:
-        our_options(method, 0.3, "fast", None)
-    except ValueError:
-        return False
-    return True
+def describe_methods() -> str:
+    """What ``inrcodec bench --methods list`` prints: every method and the bench names it takes."""
+    lines = []
+    for name in registry.available():
+        m = registry.get(name)
+        lines.append(f"{name} (id {m.ID}): {m.SUMMARY}\n    bench names: {m.VARIANTS}")
+    return "\n".join(lines) + "\n"
+
+
+def our_options(name: str, rate: float, effort: str, steps: int | None, device: str = "cpu"):
+    """EncodeOptions for one of our bench names at a rate (OptionError if none)."""
+    found = resolve_method(name, rate)
+    if found is None:
+        raise OptionError(f"unknown method {name!r}; `inrcodec bench --methods list` shows them")
+    method, opts = found
+    bpp = opts.pop("bpp")
+    return registry.EncodeOptions(bpp=bpp, method=method, method_options=opts, effort=effort, steps=steps,
+                                  device=device)
 
 
 def _run_ours(unit: Unit) -> list[dict[str, Any]]:
@@ -191,6 +200,7 @@ def _run_ours(unit: Unit) -> list[dict[str, Any]]:
 
     from .decoder import decode
     from .encoder import encode
+    from .errors import DataError
 
     if unit.threads:
         torch.set_num_threads(unit.threads)
@@ -201,25 +211,40 @@ def _run_ours(unit: Unit) -> list[dict[str, Any]]:
     cache = _Cache(unit.out, codec, name, unit.provenance)
     for rate in unit.rates:
         if cache.get(f"target={rate}") is not None:
-            records.append(cache.get(f"target={rate}"))
+            records.append(_ours_with_ms_ssim(cache, cache.get(f"target={rate}"), unit.out, image))
             continue
         base = {"image": name, "codec": codec, "family": unit.codec, "kind": "ours", "setting": f"target={rate}",
                 "target": rate, "width": image.shape[1], "height": image.shape[0]}
         try:
             res = encode(image, our_options(unit.codec, rate, unit.effort, unit.steps, unit.device))
-        except ValueError as exc:
+        except DataError as exc:
             rec = base | {"bpp": None, "psnr": None, "error": str(exc)}
         else:
+            stream = unit.out / "streams" / codec / f"{name}-{rate}.inr"
+            stream.parent.mkdir(parents=True, exist_ok=True)
+            stream.write_bytes(res.data)
             t0 = time.perf_counter()
             decoded = decode(res.data)
             rec = base | {"quality": None, "encode_s": res.seconds, "decode_s": time.perf_counter() - t0,
-                          "architecture": res.architecture, "bits": res.bits, "steps": res.steps,
-                          "config": f"{res.architecture} at {res.bits} bits, {res.steps} steps",
+                          "steps": res.steps, "config": f"{res.config}, {res.steps} steps",
                           "device": _device_name(unit.device), "best_step": res.best_step,
-                          "restarts": res.restarts} | _measure(
+                          "restarts": res.restarts, "warnings": res.warnings,
+                          "stream": str(stream.relative_to(unit.out))} | {
+                k: res.details[k] for k in ("architecture", "bits") if k in res.details} | _measure(
                 image, decoded, len(res.data))
         records.append(cache.put(rec))
     return records
+
+
+def _ours_with_ms_ssim(cache: _Cache, rec: dict[str, Any], out: Path, image: np.ndarray) -> dict[str, Any]:
+    """A cached record of ours, given its MS-SSIM from its stored stream when it lacks one
+    (records made before streams were kept have none, and stay without)."""
+    from .decoder import decode
+
+    if rec.get("ms_ssim") is not None or not rec.get("stream") or not (out / rec["stream"]).exists():
+        return rec
+    value = _measure(image, decode((out / rec["stream"]).read_bytes()), rec["bytes"])["ms_ssim"]
+    return rec if value is None else cache.put(rec | {"ms_ssim": value})
 
 
 def _device_name(device: str) -> str:
@@ -279,16 +304,13 @@ def plan_units(options: BenchOptions) -> tuple[list[Unit], dict[str, str]]:
             continue
         variants = [n for n, c in have.items() if c.family == family]
         if not variants and family not in skipped:
-            skipped[family] = "unknown codec" if family not in CLASSIC_FAMILIES else "not available"
+            skipped[family] = "not available"
         units += [Unit(v, img, options.rates, options.out) for v in variants for img in options.images]
     tag = f"steps{options.steps}" if options.steps else options.effort
     if options.device != "cpu":
         tag += f"-{options.device.split(':')[0]}"  # GPU runs never share a cache entry with CPU runs
     threads = 1 if options.jobs > 1 else None
     for m in options.methods:
-        if not is_our_method(m):
-            skipped[m] = f"unknown method (have: {OUR_METHODS})"
-            continue
         units += [Unit(m, img, options.rates, options.out, tag, options.steps, options.effort, threads,
                        options.device) for img in options.images]
     for u in units:
@@ -299,24 +321,26 @@ def plan_units(options: BenchOptions) -> tuple[list[Unit], dict[str, str]]:
 def run(options: BenchOptions, on_unit: Callable[[int, int, Unit, str | None], None] | None = None
         ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Run (or load from cache) every unit. Returns records and {what: why} for failures/skips."""
+    check_names(options.codecs, options.methods, options.rates)
     units, problems = plan_units(options)
     records: list[dict[str, Any]] = []
     done = 0
+    def collect(results) -> None:
+        nonlocal done
+        for unit, (recs, error) in results:
+            done += 1
+            records.extend(recs)
+            if error:
+                problems[f"{unit.codec} on {unit.image.name}"] = error
+            if on_unit:
+                on_unit(done, len(units), unit, error)
+
     if options.jobs <= 1:
-        results = ((u, _safe(u)) for u in units)
+        collect((u, _safe(u)) for u in units)
     else:
-        pool = ProcessPoolExecutor(options.jobs)
-        futures = {pool.submit(_safe, u): u for u in units}
-        results = ((futures[f], f.result()) for f in as_completed(futures))
-    for unit, (recs, error) in results:
-        done += 1
-        records += recs
-        if error:
-            problems[f"{unit.codec} on {unit.image.name}"] = error
-        if on_unit:
-            on_unit(done, len(units), unit, error)
-    if options.jobs > 1:
-        pool.shutdown()
+        with ProcessPoolExecutor(options.jobs) as pool:
+            futures = {pool.submit(_safe, u): u for u in units}
+            collect((futures[f], f.result()) for f in as_completed(futures))
     return records, problems
 
 
@@ -339,3 +363,70 @@ def cached_records(out: Path) -> list[dict[str, Any]]:
 def default_jobs() -> int:
     """One job per core."""
     return max(1, os.cpu_count() or 1)
+
+
+def check_names(codecs: list[str], methods: list[str], rates: list[float]) -> None:
+    """OptionError for a codec or method name that exists nowhere (a typo must not run nothing)."""
+    for c in codecs:
+        if c not in CLASSIC_FAMILIES and c != "compressai":
+            raise OptionError(f"unknown codec {c!r} (have: {', '.join(CLASSIC_FAMILIES)}, compressai)")
+    for m in methods:
+        for rate in rates:
+            if resolve_method(m, rate) is None:
+                raise OptionError(f"unknown method {m!r}; `inrcodec bench --methods list` shows them")
+    if not codecs and not methods:
+        raise OptionError("nothing to run: give --codecs or --methods")
+
+
+def select_images(target: str, data_dir: str | None, images: str | None) -> list[Path]:
+    """The images of a bench target: ``kodak`` (verified, see datasets) or a folder, filtered by
+    ``images`` (comma list of names, or N for the first N)."""
+    from .datasets import image_folder, kodak
+
+    names = images.split(",") if images and not images.isdigit() else None
+    if target == "kodak":
+        paths = kodak(data_dir, names=names)
+    elif Path(target).is_dir():
+        paths = image_folder(target)
+        if names:
+            wanted = set(names)
+            paths = [p for p in paths if p.stem in wanted or p.name in wanted]
+    else:
+        raise OptionError(f"bench target must be 'kodak' or a folder of images, got {target!r}")
+    if images and images.isdigit():
+        paths = paths[: int(images)]
+    if not paths:
+        raise OptionError("no images selected")
+    return paths
+
+
+def _machine() -> str:
+    import platform
+
+    import torch
+
+    return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+
+
+def provenance(command: str) -> dict[str, str]:
+    """Command, machine and date stamped on every new record (no CUDA call: workers fork later)."""
+    import datetime
+
+    return {"command": command, "machine": _machine(), "date": datetime.date.today().isoformat()}
+
+
+def run_header(options: BenchOptions, seconds: float) -> str:
+    """The line at the top of every report of a run: command, machine, jobs, date, wall time."""
+    p = options.provenance
+    gpu = "" if options.device == "cpu" else ", " + _device_name(options.device)
+    return (f"Command: `{p.get('command', '')}`; machine: {p.get('machine', _machine())}{gpu}, {options.jobs} jobs; "
+            f"date: {p.get('date', '')}; wall time {seconds:.0f} s.")
+
+
+def report_header(command: str, out: Path) -> str:
+    """The header of reports rebuilt from a cache (each record names its own run)."""
+    import datetime
+
+    return (f"Reports rebuilt from the cached results in `{out}` (`{command}`); rebuilt on "
+            f"{datetime.date.today().isoformat()}; each record in per_image.csv names its own configuration and "
+            "the command, machine and date of the run that made it.")

@@ -1,64 +1,93 @@
-"""The bitstream container: fields, limits and validation. Knows nothing of training or torch.
+"""The container: field tables with their ranges, pack/unpack, limits. No torch, no method.
 
-Layout (all little-endian; ``docs/bitstream.md`` is the prose version of these tables):
+Layout of format version 2 (all little-endian; ``docs/bitstream.md`` is the prose version of
+these tables, and a change to one is a change to the other):
 
-    common header   HEADER_FIELDS
-    method section  METHOD_SECTIONS[method] (COIN: architecture and bit depth)
-    tensor records  TENSOR_FIELDS, one per parameter tensor, in network order
+    common header   HEADER_FIELDS (magic, version, method id, channels, image size)
+    method section  u16 length, then that many bytes; the method module reads its own fields
+                    from them with :func:`unpack_fields` (fixed rows, then an optional tail)
+    tensor records  u16 count, then TENSOR_FIELDS per coded tensor
     payload         u32 word count, then the range-coded words (constriction, u32 LE)
     CRC32           of every byte before it
 
-Every number the decoder needs to rebuild the entropy model and the network is here as an
-integer or as an exact bfloat16 bit pattern, so entropy decoding is identical on any machine.
+Version 1 streams (COIN only, written before methods had their own sections) are still read:
+:func:`unpack` turns them into the same :class:`Stream`, so they decode bit-exactly as before.
+Everything the decoder needs to rebuild entropy models and quantizers is an integer or an exact
+bfloat16 bit pattern, so entropy decoding is identical on every machine.
 """
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 from dataclasses import dataclass, field
 
+from .errors import DataError
+
 MAGIC = b"INR"
-VERSION = 1
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
-# Fixed numbers, never derived from an ordering. Only COIN is decodable in format version 1;
-# the others are reserved so that files from later versions get a clear refusal.
-METHOD_IDS: dict[str, int] = {"coin": 1, "qat": 2, "mcnc": 3, "coinpp": 4}
-METHOD_NAMES: dict[int, str] = {v: k for k, v in METHOD_IDS.items()}
 
-# Entropy model ids of a tensor record.
+@dataclass(frozen=True)
+class Field:
+    """One fixed-size field: struct code and the values a valid stream may hold (inclusive)."""
+
+    name: str
+    code: str
+    doc: str
+    lo: int | None = None
+    hi: int | None = None
+    choices: tuple[int, ...] | None = None
+
+    def check(self, value: int) -> None:
+        """Raise :class:`BitstreamError` unless ``value`` is allowed."""
+        if self.choices is not None and value not in self.choices:
+            raise BitstreamError(f"invalid {self.name} {value} (allowed: {', '.join(map(str, self.choices))})")
+        if (self.lo is not None and value < self.lo) or (self.hi is not None and value > self.hi):
+            raise BitstreamError(f"invalid {self.name} {value} (allowed: {self.lo}..{self.hi})")
+
+
+# Entropy model ids of a tensor record (fixed numbers).
 MODEL_IDS: dict[str, int] = {"laplace": 0, "gaussian": 1}
 MODEL_NAMES: dict[int, str] = {v: k for k, v in MODEL_IDS.items()}
 
-# (name, struct code, description) -- the single field table mirrored by docs/bitstream.md.
-HEADER_FIELDS: list[tuple[str, str, str]] = [
-    ("magic", "3s", 'b"INR"'),
-    ("version", "B", "format version, 1"),
-    ("method", "B", "method id (1 COIN, 2 QAT, 3 MCNC, 4 COIN++)"),
-    ("channels", "B", "1 (grey) or 3 (RGB)"),
-    ("width_minus_1", "H", "image width - 1"),
-    ("height_minus_1", "H", "image height - 1"),
+HEADER_FIELDS: list[Field] = [
+    Field("magic", "3s", 'b"INR"'),
+    Field("version", "B", "format version", choices=READABLE_VERSIONS),
+    Field("method", "B", "method id (inrcodec.methods.METHOD_IDS)", 1, 255),
+    Field("channels", "B", "1 (grey) or 3 (RGB)", choices=(1, 3)),
+    Field("width_minus_1", "H", "image width - 1"),
+    Field("height_minus_1", "H", "image height - 1"),
 ]
-METHOD_SECTIONS: dict[int, list[tuple[str, str, str]]] = {
-    METHOD_IDS["coin"]: [
-        ("hidden_layers", "B", "number of sine layers (COIN's num_layers), 1..64"),
-        ("width", "H", "features per hidden layer, 1..limit (default 1024)"),
-        ("w0", "B", "SIREN frequency w0 (integer)"),
-        ("bits", "B", "quantizer bit depth, 2..16"),
-    ],
-}
-TENSOR_FIELDS: list[tuple[str, str, str]] = [
-    ("offset_bf16", "H", "quantizer offset, bfloat16 bits"),
-    ("step_bf16", "H", "quantizer step, bfloat16 bits"),
-    ("model", "B", "entropy model id (0 Laplace, 1 Gaussian)"),
-    ("scale_bf16", "H", "entropy model scale in quantizer steps, bfloat16 bits"),
+SECTION_LENGTH_FIELDS: list[Field] = [Field("section_bytes", "H", "bytes of the method section that follow")]
+TENSOR_COUNT_FIELDS: list[Field] = [Field("tensor_count", "H", "number of tensor records that follow")]
+TENSOR_FIELDS: list[Field] = [
+    Field("bits", "B", "symbol depth b: integers lie in [-(2^(b-1)-1), 2^(b-1)-1]", 2, 16),
+    Field("model", "B", "entropy model id (0 Laplace, 1 Gaussian)", choices=tuple(MODEL_NAMES)),
+    Field("offset_bf16", "H", "quantizer offset, bfloat16 bits"),
+    Field("step_bf16", "H", "quantizer step, bfloat16 bits"),
+    Field("scale_bf16", "H", "entropy model scale in quantizer steps, bfloat16 bits"),
 ]
-PAYLOAD_FIELDS: list[tuple[str, str, str]] = [("payload_words", "I", "number of u32 payload words")]
-CRC_FIELDS: list[tuple[str, str, str]] = [("crc32", "I", "CRC32 (zlib) of all preceding bytes")]
+PAYLOAD_FIELDS: list[Field] = [Field("payload_words", "I", "number of u32 payload words")]
+CRC_FIELDS: list[Field] = [Field("crc32", "I", "CRC32 (zlib) of all preceding bytes")]
 
-MAX_HIDDEN_LAYERS = 64
+# Version 1 (read only): COIN's section had a stream-wide symbol depth and no length prefix;
+# records had no depth and one fewer byte; the record count followed from the architecture.
+V1_COIN_SECTION: list[Field] = [
+    Field("hidden_layers", "B", "number of sine layers", 1, 64),
+    Field("width", "H", "features per hidden layer", 1),
+    Field("w0", "B", "SIREN frequency w0", 1),
+    Field("bits", "B", "symbol depth of every tensor", 2, 16),
+]
+V1_TENSOR_FIELDS: list[Field] = [f for f in TENSOR_FIELDS if f.name in ("offset_bf16", "step_bf16")] + [
+    Field("model", "B", "entropy model id", choices=tuple(MODEL_NAMES)),
+    Field("scale_bf16", "H", "entropy model scale, bfloat16 bits"),
+]
+V1_COIN_METHOD_ID = 1
 
 
-class BitstreamError(ValueError):
+class BitstreamError(DataError):
     """The data is not a valid stream this decoder can read (corrupt, truncated, unsupported)."""
 
 
@@ -68,141 +97,182 @@ class LimitError(BitstreamError):
 
 @dataclass(frozen=True)
 class DecodeLimits:
-    """What a decoder agrees to allocate; checked before any allocation."""
+    """What a decoder agrees to spend, checked before any allocation.
 
-    max_pixels: int = 1 << 28
-    max_width: int = 1024  # features per hidden layer
+    ``max_work`` bounds pixels x multiply-adds per pixel (about 10 s on 2 CPU cores at the
+    default); ``max_parameters`` bounds the decoded network's size (its memory and the number
+    of symbols the entropy decoder is asked for).
+    """
+
+    max_pixels: int = 1 << 26
+    max_work: int = 1 << 38
+    max_parameters: int = 1 << 24
 
 
 @dataclass(frozen=True)
 class TensorRecord:
-    """Quantizer and entropy-model parameters of one tensor, as stored."""
+    """Quantizer and entropy-model parameters of one coded tensor, as stored."""
 
+    bits: int
+    model: int
     offset_bf16: int
     step_bf16: int
-    model: int
     scale_bf16: int
 
 
 @dataclass(frozen=True)
 class Stream:
-    """Everything in a stream, as integers and bytes (no floats computed here)."""
+    """Everything in a stream, as integers and bytes; ``section`` is the method's, uninterpreted."""
 
     method: int
     channels: int
     width: int
     height: int
-    params: dict[str, int]
+    section: bytes
     tensors: list[TensorRecord]
     payload: bytes
     version: int = VERSION
     section_bytes: dict[str, int] = field(default_factory=dict, compare=False)
 
 
-def _fmt(fields: list[tuple[str, str, str]]) -> str:
-    return "<" + "".join(code for _, code, _ in fields)
+def fmt(fields: list[Field]) -> str:
+    """struct format of a field table."""
+    return "<" + "".join(f.code for f in fields)
 
 
-def num_tensors(method: int, params: dict[str, int]) -> int:
-    """Number of tensor records a method section implies."""
-    if method == METHOD_IDS["coin"]:
-        return 2 * (params["hidden_layers"] + 1)
-    raise BitstreamError(f"no tensor layout for method {method}")
+def size_of(fields: list[Field]) -> int:
+    """Bytes a field table occupies."""
+    return struct.calcsize(fmt(fields))
 
 
-def tensor_sizes(method: int, params: dict[str, int], channels: int) -> list[int]:
-    """Element count of every tensor record, in order (what the payload decodes to)."""
-    if method != METHOD_IDS["coin"]:
-        raise BitstreamError(f"no tensor layout for method {method}")
-    w, n = params["width"], params["hidden_layers"]
-    shapes = [(w, 2)] + [(w, w)] * (n - 1) + [(channels, w)]
-    sizes: list[int] = []
-    for o, i in shapes:
-        sizes += [o * i, o]
-    return sizes
+def overhead_bytes(section_size: int, n_tensors: int) -> int:
+    """Bytes of a v2 stream that are not payload words: header, section, records, length, CRC."""
+    return (size_of(HEADER_FIELDS) + size_of(SECTION_LENGTH_FIELDS) + section_size + size_of(TENSOR_COUNT_FIELDS)
+            + n_tensors * size_of(TENSOR_FIELDS) + size_of(PAYLOAD_FIELDS) + size_of(CRC_FIELDS))
+
+
+def pack_fields(fields: list[Field], values: dict[str, int]) -> bytes:
+    """Serialize ``values`` by a field table, checking every range first."""
+    for f in fields:
+        if f.lo is not None or f.hi is not None or f.choices is not None:
+            try:
+                f.check(values[f.name])
+            except BitstreamError as exc:
+                raise ValueError(str(exc)) from None
+    return struct.pack(fmt(fields), *(values[f.name] for f in fields))
+
+
+def unpack_fields(fields: list[Field], data: bytes, what: str) -> tuple[dict[str, int], bytes]:
+    """Read a field table from the start of ``data``, validating every range; returns (values, rest)."""
+    n = size_of(fields)
+    if len(data) < n:
+        raise BitstreamError(f"truncated {what}: needs {n} bytes, has {len(data)}")
+    values = dict(zip((f.name for f in fields), struct.unpack_from(fmt(fields), data)))
+    for f in fields:
+        f.check(values[f.name])
+    return values, data[n:]
+
+
+def bf16_value(bits: int) -> float:
+    """The float value of a bfloat16 bit pattern (exact, as a Python float)."""
+    return struct.unpack("<f", struct.pack("<I", bits << 16))[0]
+
+
+_F32_MAX = 3.4028234663852886e38
+
+
+def check_record(t: TensorRecord, k: int) -> None:
+    """Refuse quantizer and model parameters that are not finite, positive where needed, or overflow."""
+    offset, step, scale = bf16_value(t.offset_bf16), bf16_value(t.step_bf16), bf16_value(t.scale_bf16)
+    if not math.isfinite(offset):
+        raise BitstreamError(f"tensor record {k}: quantizer offset is {offset}")
+    if not (math.isfinite(step) and step > 0):
+        raise BitstreamError(f"tensor record {k}: quantizer step is {step} (must be finite and positive)")
+    if not (math.isfinite(scale) and scale > 0):
+        raise BitstreamError(f"tensor record {k}: entropy model scale is {scale} (must be finite and positive)")
+    if abs(offset) + step * ((1 << (t.bits - 1)) - 1) > _F32_MAX:
+        raise BitstreamError(f"tensor record {k}: offset and step overflow float32 at {t.bits} bits")
 
 
 def pack(stream: Stream) -> bytes:
-    """Serialize a stream; the inverse of :func:`unpack`."""
-    section = METHOD_SECTIONS[stream.method]
-    out = bytearray()
-    out += struct.pack(_fmt(HEADER_FIELDS), MAGIC, stream.version, stream.method, stream.channels,
-                       stream.width - 1, stream.height - 1)
-    out += struct.pack(_fmt(section), *(stream.params[name] for name, _, _ in section))
-    if len(stream.tensors) != num_tensors(stream.method, stream.params):
-        raise ValueError("tensor record count does not match the architecture")
-    for t in stream.tensors:
-        out += struct.pack(_fmt(TENSOR_FIELDS), t.offset_bf16, t.step_bf16, t.model, t.scale_bf16)
+    """Serialize a stream in format version 2; the inverse of :func:`unpack` for v2 streams."""
     if len(stream.payload) % 4:
         raise ValueError("payload must be whole u32 words")
-    out += struct.pack(_fmt(PAYLOAD_FIELDS), len(stream.payload) // 4)
+    out = bytearray()
+    out += pack_fields(HEADER_FIELDS, {"magic": MAGIC, "version": VERSION, "method": stream.method,
+                                       "channels": stream.channels, "width_minus_1": stream.width - 1,
+                                       "height_minus_1": stream.height - 1})
+    out += pack_fields(SECTION_LENGTH_FIELDS, {"section_bytes": len(stream.section)})
+    out += stream.section
+    out += pack_fields(TENSOR_COUNT_FIELDS, {"tensor_count": len(stream.tensors)})
+    for k, t in enumerate(stream.tensors):
+        check_record(t, k)
+        out += pack_fields(TENSOR_FIELDS, t.__dict__)
+    out += pack_fields(PAYLOAD_FIELDS, {"payload_words": len(stream.payload) // 4})
     out += stream.payload
-    out += struct.pack(_fmt(CRC_FIELDS), zlib.crc32(out))
+    out += struct.pack(fmt(CRC_FIELDS), zlib.crc32(out))
     return bytes(out)
 
 
-class _Reader:
-    def __init__(self, data: bytes):
-        self.data, self.pos = data, 0
-
-    def read(self, fields: list[tuple[str, str, str]], what: str) -> dict[str, int]:
-        fmt = _fmt(fields)
-        size = struct.calcsize(fmt)
-        if self.pos + size > len(self.data):
-            raise BitstreamError(f"truncated stream: {what} needs {size} bytes at offset {self.pos}")
-        values = struct.unpack_from(fmt, self.data, self.pos)
-        self.pos += size
-        return {name: v for (name, _, _), v in zip(fields, values)}
-
-
 def unpack(data: bytes, limits: DecodeLimits = DecodeLimits()) -> Stream:
-    """Parse and validate a stream. Raises :class:`BitstreamError` on anything invalid."""
+    """Parse and validate a stream (v1 or v2). Raises :class:`BitstreamError` on anything invalid.
+
+    The method section is returned as bytes: the method module validates its own fields.
+    """
     if len(data) < 4 or data[:3] != MAGIC:
         raise BitstreamError("not an inrcodec stream (bad magic)")
-    if data[3] != VERSION:
-        raise BitstreamError(f"unsupported format version {data[3]} (this decoder reads version {VERSION})")
-    if len(data) < struct.calcsize(_fmt(HEADER_FIELDS)) + 4:
+    if data[3] not in READABLE_VERSIONS:
+        raise BitstreamError(f"unsupported format version {data[3]} (this decoder reads versions "
+                             f"{', '.join(map(str, READABLE_VERSIONS))})")
+    if len(data) < size_of(HEADER_FIELDS) + size_of(CRC_FIELDS):
         raise BitstreamError("truncated stream: shorter than the header")
     (crc,) = struct.unpack_from("<I", data, len(data) - 4)
     if zlib.crc32(data[:-4]) != crc:
         raise BitstreamError("checksum mismatch: the stream is corrupt or truncated")
     body = data[:-4]
-    r = _Reader(body)
-    head = r.read(HEADER_FIELDS, "header")
-    method = head["method"]
-    if method not in METHOD_SECTIONS:
-        name = METHOD_NAMES.get(method, "unknown")
-        raise BitstreamError(f"unsupported method id {method} ({name}) in format version {VERSION}")
-    if head["channels"] not in (1, 3):
-        raise BitstreamError(f"invalid channel count {head['channels']}")
+    head, rest = unpack_fields(HEADER_FIELDS, body, "header")
     width, height = head["width_minus_1"] + 1, head["height_minus_1"] + 1
     if width * height > limits.max_pixels:
-        raise LimitError(f"image of {width}x{height} exceeds the limit of {limits.max_pixels} pixels")
-    header_end = r.pos
-    params = r.read(METHOD_SECTIONS[method], "method section")
-    if not 1 <= params["hidden_layers"] <= MAX_HIDDEN_LAYERS:
-        raise BitstreamError(f"invalid layer count {params['hidden_layers']}")
-    if params["width"] < 1:
-        raise BitstreamError("invalid layer width 0")
-    if params["width"] > limits.max_width:
-        raise LimitError(f"layer width {params['width']} exceeds the limit of {limits.max_width}")
-    if not 2 <= params["bits"] <= 16:
-        raise BitstreamError(f"invalid bit depth {params['bits']}")
-    if params["w0"] == 0:
-        raise BitstreamError("invalid w0 of 0")
-    section_end = r.pos
+        raise LimitError(f"image of {width}x{height} exceeds the limit of {limits.max_pixels} pixels "
+                         "(raise it with --max-pixels)")
+    sizes = {"header": size_of(HEADER_FIELDS)}
+    if head["version"] == 1:
+        section, tensors, rest = _v1_section_and_records(head["method"], rest)
+        sizes["method_section"] = size_of(V1_COIN_SECTION)
+        sizes["tensor_records"] = len(tensors) * size_of(V1_TENSOR_FIELDS)
+    else:
+        n_section = unpack_fields(SECTION_LENGTH_FIELDS, rest, "method section length")[0]["section_bytes"]
+        rest = rest[size_of(SECTION_LENGTH_FIELDS):]
+        if len(rest) < n_section:
+            raise BitstreamError(f"truncated method section: needs {n_section} bytes, has {len(rest)}")
+        section, rest = bytes(rest[:n_section]), rest[n_section:]
+        count, rest = unpack_fields(TENSOR_COUNT_FIELDS, rest, "tensor count")
+        tensors = []
+        for k in range(count["tensor_count"]):
+            values, rest = unpack_fields(TENSOR_FIELDS, rest, f"tensor record {k}")
+            tensors.append(TensorRecord(**values))
+        sizes["method_section"] = size_of(SECTION_LENGTH_FIELDS) + n_section
+        sizes["tensor_records"] = size_of(TENSOR_COUNT_FIELDS) + len(tensors) * size_of(TENSOR_FIELDS)
+    for k, t in enumerate(tensors):
+        check_record(t, k)
+    words = unpack_fields(PAYLOAD_FIELDS, rest, "payload length")[0]["payload_words"]
+    rest = rest[size_of(PAYLOAD_FIELDS):]
+    if 4 * words != len(rest):
+        raise BitstreamError(f"payload length mismatch: header says {4 * words} bytes, stream has {len(rest)}")
+    sizes |= {"payload": size_of(PAYLOAD_FIELDS) + 4 * words, "crc": size_of(CRC_FIELDS)}
+    return Stream(method=head["method"], channels=head["channels"], width=width, height=height, section=section,
+                  tensors=tensors, payload=bytes(rest), version=head["version"], section_bytes=sizes)
+
+
+def _v1_section_and_records(method: int, rest: bytes) -> tuple[bytes, list[TensorRecord], bytes]:
+    """Version 1: the COIN section and records, rewritten as the v2 COIN section and records."""
+    if method != V1_COIN_METHOD_ID:
+        raise BitstreamError(f"unsupported method id {method} in format version 1 (only COIN, id 1)")
+    p, rest = unpack_fields(V1_COIN_SECTION, rest, "method section")
     tensors = []
-    for k in range(num_tensors(method, params)):
-        t = r.read(TENSOR_FIELDS, f"tensor record {k}")
-        if t["model"] not in MODEL_NAMES:
-            raise BitstreamError(f"unknown entropy model id {t['model']} in tensor record {k}")
-        tensors.append(TensorRecord(**t))
-    tensors_end = r.pos
-    words = r.read(PAYLOAD_FIELDS, "payload length")["payload_words"]
-    if r.pos + 4 * words != len(body):
-        raise BitstreamError(f"payload length mismatch: header says {4 * words} bytes, "
-                             f"stream has {len(body) - r.pos}")
-    sizes = {"header": header_end, "method_section": section_end - header_end,
-             "tensor_records": tensors_end - section_end, "payload": 4 + 4 * words, "crc": 4}
-    return Stream(method=method, channels=head["channels"], width=width, height=height, params=params,
-                  tensors=tensors, payload=bytes(body[r.pos:]), version=data[3], section_bytes=sizes)
+    for k in range(2 * (p["hidden_layers"] + 1)):  # weight and bias per layer, v1's fixed SIREN layout
+        values, rest = unpack_fields(V1_TENSOR_FIELDS, rest, f"tensor record {k}")
+        tensors.append(TensorRecord(bits=p["bits"], **values))
+    # The v2 COIN section (methods/coin.py) is hidden_layers u8, width u16, w0 u8.
+    section = struct.pack("<BHB", p["hidden_layers"], p["width"], p["w0"])
+    return section, tensors, rest

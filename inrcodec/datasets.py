@@ -13,11 +13,13 @@ import urllib.request
 from importlib import resources
 from pathlib import Path
 
+from .errors import DataError
+
 KODAK_URL = "https://r0k.us/graphics/kodak/kodak/{name}"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
 
 
-class DatasetError(RuntimeError):
+class DatasetError(DataError):
     """A dataset is missing, incomplete or corrupted (the message names the file)."""
 
 

@@ -1,77 +1,103 @@
-"""The decoder: bitstream -> network parameters -> image. Imports no training code.
+"""The decoder: bitstream -> tensors -> image. Imports no training code.
 
-This is the short path a reader follows to see what a ``.inr`` file means:
-:func:`inrcodec.bitstream.unpack` validates the container, :mod:`inrcodec.entropy` decodes
-the integers with models built only from header fields, :mod:`inrcodec.quantize` maps them
-back to float32 weights, and :func:`inrcodec.siren.render` evaluates the network.
+The short path a reader follows to see what a ``.inr`` file means: :func:`inrcodec.bitstream.unpack`
+validates the container, the method named by the stream's id (:mod:`inrcodec.methods`) reads its
+section and says what tensors to expect and what decoding will cost, both checked against the
+limits before anything is allocated; :mod:`inrcodec.entropy` decodes the integers with models
+built only from stored fields, :mod:`inrcodec.quantize` maps them back to float32, and the
+method reconstructs the image.
+
+    >>> from inrcodec.encoder import encode
+    >>> from inrcodec.methods import EncodeOptions
+    >>> image = np.zeros((4, 6, 3), np.uint8)
+    >>> stream = encode(image, EncodeOptions(bpp=None, method_options={"arch": (1, 4), "bits": 8}, steps=5)).data
+    >>> decode(stream).shape
+    (4, 6, 3)
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .bitstream import METHOD_NAMES, MODEL_NAMES, DecodeLimits, Stream, tensor_sizes, unpack
+from . import methods
+from .bitstream import MODEL_NAMES, BitstreamError, DecodeLimits, LimitError, Stream, bf16_value, unpack
 from .entropy import decode_tensors
-from .quantize import dequantize, from_bf16_bits
+from .quantize import dequantize
 
 
-def _symbols(stream: Stream) -> list[np.ndarray]:
-    sizes = tensor_sizes(stream.method, stream.params, stream.channels)
-    models = [(t.model, t.scale_bf16) for t in stream.tensors]
-    return decode_tensors(stream.payload, sizes, stream.params["bits"], models)
+@dataclass(frozen=True)
+class Opened:
+    """A parsed, validated stream with its method's parameters; nothing decoded yet."""
+
+    stream: Stream
+    method: methods.Method
+    params: dict[str, Any]
+    shapes: list[tuple[int, ...]]
 
 
-def decode_parameters(data: bytes, limits: DecodeLimits = DecodeLimits()) -> tuple[Stream, list[np.ndarray]]:
-    """Parse a stream and return it with its dequantized float32 tensors (flat, network order)."""
+_DESCRIBE_LIMITS = DecodeLimits(max_pixels=1 << 32, max_work=1 << 80, max_parameters=1 << 40)
+
+
+def open_stream(data: bytes, limits: DecodeLimits = DecodeLimits()) -> Opened:
+    """Parse and validate everything but the payload, and check the decoder's limits."""
     stream = unpack(data, limits)
-    qs = _symbols(stream)
-    tensors = [dequantize(q, t.offset_bf16, t.step_bf16) for q, t in zip(qs, stream.tensors)]
-    return stream, tensors
+    method = methods.get(stream.method)
+    params = method.read_section(stream)
+    shapes = method.layout(params, stream.channels)
+    if len(shapes) != len(stream.tensors):
+        raise BitstreamError(f"{method.NAME} stream has {len(stream.tensors)} tensor records, "
+                             f"its section implies {len(shapes)}")
+    n_params = sum(math.prod(s) for s in shapes)
+    if n_params > limits.max_parameters:
+        raise LimitError(f"{n_params} parameters exceed the limit of {limits.max_parameters}")
+    work = method.work_per_pixel(params, stream.channels) * stream.width * stream.height
+    if work > limits.max_work:
+        raise LimitError(f"decoding needs {work:.3g} multiply-adds, over the limit of {limits.max_work:.3g} "
+                         "(raise it with --max-work)")
+    return Opened(stream, method, params, shapes)
+
+
+def decode_parameters(data: bytes, limits: DecodeLimits = DecodeLimits()) -> tuple[Opened, list[np.ndarray]]:
+    """Parse a stream and return it with its dequantized float32 tensors, shaped as the method says."""
+    o = open_stream(data, limits)
+    sizes = [math.prod(s) for s in o.shapes]
+    models = [(t.model, t.scale_bf16) for t in o.stream.tensors]
+    qs = decode_tensors(o.stream.payload, sizes, [t.bits for t in o.stream.tensors], models)
+    tensors = [dequantize(q, t.offset_bf16, t.step_bf16).reshape(s) for q, t, s in zip(qs, o.stream.tensors, o.shapes)]
+    return o, tensors
 
 
 def decode(data: bytes, limits: DecodeLimits = DecodeLimits(), device: str = "cpu") -> np.ndarray:
-    """Decode a stream into an (H, W, C) uint8 image.
-
-    >>> from inrcodec.encoder import encode, EncodeOptions   # doctest: +SKIP
-    >>> image = decode(encode(img, EncodeOptions(bpp=0.3)).data)  # doctest: +SKIP
-    """
-    import torch  # the decoder needs torch only to evaluate the network
-
-    from .siren import Siren, SirenConfig, render
-
-    stream, tensors = decode_parameters(data, limits)
-    p = stream.params
-    config = SirenConfig(p["hidden_layers"], p["width"], stream.channels, float(p["w0"]))
-    with torch.device("meta"):
-        model = Siren(config)  # shapes only: every value comes from the stream
-    model = model.to_empty(device=device)
-    model.load_tensors(tensors)
-    return render(model, stream.height, stream.width)
+    """Decode a stream into an (H, W, C) uint8 image."""
+    o, tensors = decode_parameters(data, limits)
+    return o.method.reconstruct(o.stream, o.params, tensors, device)
 
 
-def describe(data: bytes, limits: DecodeLimits = DecodeLimits()) -> dict[str, Any]:
-    """What ``inrcodec info`` prints: method, architecture, bits, size, bytes per section, bpp."""
-    stream = unpack(data, limits)
-    pixels = stream.width * stream.height
-    p = stream.params
-    # Depth each tensor really uses: the smallest whose symbol range holds its largest |q|
-    # (the stream's ``bits`` only bounds them; the encoder may quantize tensors more coarsely).
-    used = [max(2, int(np.abs(q).max()).bit_length() + 1) if q.size else 2 for q in _symbols(stream)]
+def describe(data: bytes) -> dict[str, Any]:
+    """What ``inrcodec info`` prints; reads the header and records only, never the payload, so it
+    also describes streams over the decoder's limits (``within_limits`` says whether they are)."""
+    o = open_stream(data, _DESCRIBE_LIMITS)
+    try:
+        open_stream(data)
+        within = True
+    except LimitError:
+        within = False
+    s = o.stream
     return {
-        "format_version": stream.version,
-        "method": METHOD_NAMES.get(stream.method, str(stream.method)),
-        "width": stream.width,
-        "height": stream.height,
-        "channels": stream.channels,
-        "architecture": f"{p['hidden_layers']}x{p['width']}",
-        "w0": p["w0"],
-        "bits": p["bits"],
-        "tensor_bits": used,
-        "parameters": sum(tensor_sizes(stream.method, p, stream.channels)),
-        "entropy_models": sorted({MODEL_NAMES[t.model] for t in stream.tensors}),
+        "format_version": s.version,
+        "method": o.method.NAME,
+        "width": s.width,
+        "height": s.height,
+        "channels": s.channels,
+        **o.method.describe(s, o.params),
+        "entropy_models": sorted({MODEL_NAMES[t.model] for t in s.tensors}),
         "bytes": len(data),
-        "section_bytes": stream.section_bytes,
-        "bpp": len(data) * 8 / pixels,
-        "step_sizes": [float(from_bf16_bits(t.step_bf16)) for t in stream.tensors],
+        "section_bytes": s.section_bytes,
+        "bpp": len(data) * 8 / (s.width * s.height),
+        "decode_work": o.method.work_per_pixel(o.params, s.channels) * s.width * s.height,
+        "within_limits": within,
+        "step_sizes": [bf16_value(t.step_bf16) for t in s.tensors],
     }

@@ -1,9 +1,10 @@
 """Entropy coding of quantized tensors with constriction (no torch, no training code).
 
 Each tensor gets its own parametric model, zero-centred (the quantizer's offset is the
-tensor's median): a quantized Laplace or Gaussian whose scale is stored as bfloat16 bits.
-All tensors share one range-coded stream. The decoder builds the models only from those
-stored bits, so decoding is identical on every machine.
+tensor's median): a quantized Laplace or Gaussian over the tensor's symbol range (its bit
+depth), whose scale is stored as bfloat16 bits. All tensors share one range-coded stream.
+The decoder builds the models only from those stored bits, so decoding is identical on
+every machine.
 """
 from __future__ import annotations
 
@@ -48,24 +49,24 @@ def choose_model(q: np.ndarray, bits: int) -> tuple[int, int]:
     return min(candidates, key=lambda c: _coded_bits(q, _model(c[0], c[1], bits)))
 
 
-def encode_tensors(qs: list[np.ndarray], bits: int) -> tuple[list[tuple[int, int]], bytes]:
-    """Range-code integer tensors; returns their (model id, scale bits) and the payload bytes."""
-    levels = max_level(bits)
+def encode_tensors(qs: list[np.ndarray], bits: list[int]) -> tuple[list[tuple[int, int]], bytes]:
+    """Range-code integer tensors, each at its bit depth; returns their (model id, scale bits) and the payload."""
     enc = constriction.stream.queue.RangeEncoder()
     models = []
-    for q in qs:
+    for q, b in zip(qs, bits, strict=True):
+        levels = max_level(b)
         q = np.ascontiguousarray(q, dtype=np.int32).reshape(-1)
         if q.size and (q.min() < -levels or q.max() > levels):
-            raise ValueError(f"symbols outside [-{levels}, {levels}] for {bits} bits")
-        model_id, scale_bits = choose_model(q, bits)
+            raise ValueError(f"symbols outside [-{levels}, {levels}] for {b} bits")
+        model_id, scale_bits = choose_model(q, b)
         models.append((model_id, scale_bits))
         if q.size:
-            enc.encode(q, _model(model_id, scale_bits, bits))
+            enc.encode(q, _model(model_id, scale_bits, b))
     words = enc.get_compressed()
     return models, words.astype("<u4").tobytes()
 
 
-def decode_tensors(payload: bytes, sizes: list[int], bits: int,
+def decode_tensors(payload: bytes, sizes: list[int], bits: list[int],
                    models: list[tuple[int, int]]) -> list[np.ndarray]:
     """Inverse of :func:`encode_tensors`: flat int32 arrays of the given sizes."""
     if len(payload) % 4:
@@ -74,8 +75,8 @@ def decode_tensors(payload: bytes, sizes: list[int], bits: int,
     try:
         dec = constriction.stream.queue.RangeDecoder(words)
         out = []
-        for size, (model_id, scale_bits) in zip(sizes, models, strict=True):
-            model = _model(model_id, scale_bits, bits)
+        for size, b, (model_id, scale_bits) in zip(sizes, bits, models, strict=True):
+            model = _model(model_id, scale_bits, b)
             out.append(np.asarray(dec.decode(model, size), dtype=np.int32) if size else
                        np.zeros(0, dtype=np.int32))
     except BitstreamError:

@@ -64,3 +64,14 @@ def dequantize(q: np.ndarray, offset_bf16: int, step_bf16: int) -> np.ndarray:
     """Inverse of :func:`quantize`: float32 ``offset + step * q``."""
     offset, step = from_bf16_bits(offset_bf16), from_bf16_bits(step_bf16)
     return (np.float32(offset) + np.float32(step) * q.astype(np.float32)).astype(np.float32)
+
+
+def weight_bits(tensor_bits: list[int], sizes: list[int]) -> int:
+    """The bit depth most parameters are stored at: what ``bits`` means in results and ``info``.
+
+    A stream whose first layer keeps 14 bits and whose other tensors use 8 has ``bits`` 8.
+    """
+    count: dict[int, int] = {}
+    for b, n in zip(tensor_bits, sizes, strict=True):
+        count[b] = count.get(b, 0) + n
+    return max(count, key=lambda b: (count[b], b)) if count else 0

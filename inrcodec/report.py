@@ -114,10 +114,16 @@ def _fmt(v: float | None, spec: str) -> str:
     return "–" if v is None else format(v, spec)
 
 
-def write_reports(out: Path, records: list[dict[str, Any]], n_images: int, rates: list[float],
-                  header: str) -> dict[str, Any]:
-    """Write per-image CSV, summary JSON (CompressAI schema per curve), Markdown, plot and BD tables."""
+def write_reports(out: Path, records: list[dict[str, Any]], rates: list[float], header: str) -> list[Path]:
+    """Write per-image CSV, summary JSON (CompressAI schema per curve), Markdown, plot and BD tables.
+
+    Returns the files written (the plot only when matplotlib could draw it). Measured curves
+    are means over the records' images; the reports say how many, next to published curves
+    that average all 24 Kodak images.
+    """
     out.mkdir(parents=True, exist_ok=True)
+    image_names = sorted({r["image"] for r in records})
+    n_images = len(image_names)
     fields = ["image", "codec", "family", "kind", "setting", "quality", "target", "bpp", "psnr", "ms_ssim",
               "encode_s", "decode_s", "bytes", "width", "height", "config", "device", "error", "command",
               "machine", "date"]
@@ -139,7 +145,11 @@ def write_reports(out: Path, records: list[dict[str, Any]], n_images: int, rates
     summary = {"header": header, "images": n_images, "variant_choice": variant_notes, "curves": plotted,
                "all_sweeps": sweeps, "targets": targets, "bd": bd_rows}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    md = [header, "", f"Mean over {n_images} images of per-image RGB PSNR (dB); rate = whole-file bits / pixels.", ""]
+    shown = ", ".join(image_names) if n_images <= 8 else f"{image_names[0]} .. {image_names[-1]}"
+    md = [header, "", f"Measured rows: mean over {n_images} image{'s' if n_images != 1 else ''} ({shown}) of per-image "
+          "RGB PSNR (dB); rate = whole-file bits / pixels. Published rows: the papers' own means (all 24 Kodak "
+          "images for Kodak curves)" + (", so they are not measured on the same images as the rows above."
+                                        if n_images != 24 else "."), ""]
     md += ["## PSNR at the target rates", "",
            "Measured rows: each image at the largest setting whose file fits the rate (mean bpp in brackets). "
            "Published rows: linear in log-rate between the two nearest published points.", ""]
@@ -176,30 +186,34 @@ def write_reports(out: Path, records: list[dict[str, Any]], n_images: int, rates
                       _fmt(row[f"bd_psnr_vs_{a}"], "+.2f")]
         md.append(f"| {row['curve']}{'' if row['measured'] else ' (published)'} | " + " | ".join(cells) + " |")
     (out / "summary.md").write_text("\n".join(md) + "\n")
+    written = [out / "per_image.csv", out / "summary.json", out / "summary.md"]
     for c in kept + ours:
         (out / f"{c['name']}.json").write_text(json.dumps(
-            {"name": c["name"], "description": f"{c['description']}. {header}", "results": c["results"]},
-            indent=1) + "\n")  # CompressAI's schema has no other place for command, machine and date
-    plot(out, kept + learned, ours, published, header)
-    return summary
+            {"name": c["name"], "description": f"{c['description']}. Mean over {n_images} images. {header}",
+             "results": c["results"]}, indent=1) + "\n")  # CompressAI's schema has no other place for these
+        written.append(out / f"{c['name']}.json")
+    if plot(out, kept + learned, ours, published, header, n_images):
+        written += [out / "rd.png", out / "rd.svg"]
+    return written
 
 
-def plot(out: Path, classic: list[Curve], ours: list[Curve], published: list[Curve], header: str = "") -> None:
-    """RD plot, log-bpp axis: ours solid, classic dashed, published dotted (PNG and SVG)."""
+def plot(out: Path, classic: list[Curve], ours: list[Curve], published: list[Curve], header: str = "",
+         n_images: int = 24) -> bool:
+    """RD plot, log-bpp axis: ours solid, classic dashed, published dotted (PNG and SVG); False if not drawn."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        return
+        return False
     fig, ax = plt.subplots(figsize=(13, 7.5))
     colours = plt.get_cmap("tab20").colors
     k = 0
     for curves, style, width, marker, size in ((ours, "-", 2.4, "*", 11), (classic, "--", 1.4, "o", 3),
                                                (published, ":", 1.4, "o", 3)):
         for c in curves:
-            label = c["name"] + ("" if c["measured"] else " (published)")
+            label = c["name"] + (f" ({n_images} img)" if c["measured"] else " (published, 24 img)")
             ax.plot(c["results"]["bpp"], c["results"]["psnr-rgb"], style, marker=marker, markersize=size,
                     linewidth=width, label=label, color=colours[k % len(colours)])
             k += 1
@@ -216,3 +230,4 @@ def plot(out: Path, classic: list[Curve], ours: list[Curve], published: list[Cur
     for ext in ("png", "svg"):
         fig.savefig(out / f"rd.{ext}", dpi=130)
     plt.close(fig)
+    return True

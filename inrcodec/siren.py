@@ -46,6 +46,10 @@ class SirenConfig:
         """Total number of scalar parameters."""
         return sum(o * i + o for o, i in self.layer_shapes())
 
+    def macs_per_pixel(self) -> int:
+        """Multiply-adds of one forward pass for one pixel (what decoding costs)."""
+        return sum(o * i for o, i in self.layer_shapes())
+
 
 class Siren(nn.Module):
     """SIREN of Sitzmann et al. (2020) as used by COIN: ``sin(w0 * (W x + b))`` layers."""

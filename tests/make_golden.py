@@ -1,7 +1,12 @@
-"""Regenerate tests/data/golden.* -- only when the format version changes on purpose.
+"""Regenerate the v2 golden streams in tests/data -- only when the format changes on purpose.
 
-Usage: python tests/make_golden.py   (then commit the three files; a changed digest means the
-decoding of existing files changed, which format version 1 promises never to do).
+Usage: python tests/make_golden.py   (then commit the files; a changed digest means the decoding of
+existing files changed, which a format version promises never to do). The v1 golden
+(golden_v1_coin.*) is frozen: no writer of version 1 exists any more.
+
+Each golden NAME has NAME.inr, NAME.sha256 (of the decoded float32 parameters) and NAME.png
+(the decoded image). Between them they pin RGB and greyscale, mixed and uniform precision, and
+both entropy models.
 """
 from __future__ import annotations
 
@@ -11,18 +16,42 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from inrcodec.decoder import decode, decode_parameters
-from inrcodec.encoder import EncodeOptions, encode
+from inrcodec.decoder import decode, decode_parameters, describe
+from inrcodec.encoder import encode
 from inrcodec.images import encode_png
+from inrcodec.methods import EncodeOptions
 
 ROOT = Path(__file__).resolve().parent
-img = np.asarray(Image.open(ROOT.parent / "samples" / "kodim23.png").convert("RGB"))[240:256, 330:354]
-data = encode(np.ascontiguousarray(img), EncodeOptions(bpp=None, arch=(2, 8), bits=12, uniform_bits=True, steps=150)).data
-(ROOT / "data" / "golden.inr").write_bytes(data)
-_, tensors = decode_parameters(data)
-h = hashlib.sha256()
-for t in tensors:
-    h.update(np.ascontiguousarray(t, dtype="<f4").tobytes())
-(ROOT / "data" / "golden_params.sha256").write_text(h.hexdigest() + "  golden.inr (float32 LE parameters)\n")
-(ROOT / "data" / "golden_decoded.png").write_bytes(encode_png(decode(data)))
-print(len(data), "bytes", h.hexdigest())
+DATA = ROOT / "data"
+
+
+def params_digest(tensors: list[np.ndarray]) -> str:
+    """SHA256 of decoded parameters as little-endian float32, in stream order."""
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(np.ascontiguousarray(t, dtype="<f4").tobytes())
+    return h.hexdigest()
+
+
+def main() -> None:
+    kodim23 = np.asarray(Image.open(ROOT.parent / "samples" / "kodim23.png").convert("RGB"))
+    goldens = {
+        # RGB, 8-bit weights with the first layer at 14 bits (mixed precision).
+        "golden_v2_coin_rgb": (kodim23[240:256, 330:354], {"arch": (2, 8), "bits": 8}),
+        # Greyscale, every tensor at 10 bits.
+        "golden_v2_coin_grey": (kodim23[100:112, 200:220, 1:2], {"arch": (3, 6), "bits": 10, "uniform_bits": True}),
+    }
+    models = set()
+    for name, (img, opts) in goldens.items():
+        data = encode(np.ascontiguousarray(img), EncodeOptions(bpp=None, method_options=opts, steps=150)).data
+        _, tensors = decode_parameters(data)
+        (DATA / f"{name}.inr").write_bytes(data)
+        (DATA / f"{name}.sha256").write_text(f"{params_digest(tensors)}  {name}.inr (float32 LE parameters)\n")
+        (DATA / f"{name}.png").write_bytes(encode_png(decode(data)))
+        models |= set(describe(data)["entropy_models"])
+        print(name, len(data), "bytes", describe(data)["entropy_models"])
+    assert models == {"laplace", "gaussian"}, models
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from inrcodec.benchmark import BenchOptions, run
+from inrcodec.errors import OptionError
 from inrcodec.report import write_reports
 
 
@@ -23,22 +24,27 @@ def folder(tmp_path, kodim23):
 def test_bench_writes_reports_and_resumes(folder, tmp_path):
     out = tmp_path / "out"
     images = sorted(folder.iterdir())
-    opts = BenchOptions(images=images, out=out, codecs=["jpeg", "jpeg2000", "webp", "bogus"], rates=[0.5, 1.0])
+    with pytest.raises(OptionError, match="unknown codec 'bogus'"):
+        run(BenchOptions(images=images, out=out, codecs=["jpeg", "bogus"], rates=[0.5]))
+    opts = BenchOptions(images=images, out=out, codecs=["jpeg", "jpeg2000", "webp"], rates=[0.5, 1.0])
     records, problems = run(opts)
-    assert "bogus" in problems
+    assert not problems
     assert {r["codec"] for r in records} == {"jpeg-444", "jpeg-420", "jpeg2000", "webp"}
     for r in records:
         if r["setting"].startswith("target=") and r.get("bpp") is not None:
             assert r["bpp"] <= r["target"]
-    summary = write_reports(out, records, len(images), [0.5, 1.0], "Command: test")
+    written = write_reports(out, records, [0.5, 1.0], "Command: test")
     for name in ("summary.md", "summary.json", "per_image.csv", "rd.png", "rd.svg", "jpeg2000.json"):
-        assert (out / name).exists(), name
+        assert out / name in written and (out / name).exists(), name
+    assert all(p.exists() for p in written)
+    summary = json.loads((out / "summary.json").read_text())
     schema = json.loads((out / "jpeg2000.json").read_text())
     assert set(schema) == {"name", "description", "results"}
     assert len(schema["results"]["bpp"]) == len(schema["results"]["psnr-rgb"]) > 3
     assert "jpeg" in summary["variant_choice"]
     assert any(row["curve"] == "jpeg2000" and row["bd_rate_vs_jpeg2000"] == pytest.approx(0) for row in summary["bd"])
-    assert "published" in (out / "summary.md").read_text()
+    md = (out / "summary.md").read_text()
+    assert "published" in md and "mean over 2 images (a, grey)" in md and "not measured on the same images" in md
 
     before = {p: p.read_text() for p in (out / "cache").rglob("*.jsonl")}
     records2, _ = run(opts)
@@ -64,21 +70,36 @@ def test_torn_cache_line_is_ignored(folder, tmp_path):
     assert len(again) == len(first)
 
 
-def test_our_method_in_the_bench(folder, tmp_path):
-    opts = BenchOptions(images=[folder / "a.png"], out=tmp_path / "o", codecs=[], methods=["coin"], rates=[2.0],
-                        steps=30)
+def test_our_method_in_the_bench_keeps_its_stream(folder, tmp_path):
+    out = tmp_path / "o"
+    opts = BenchOptions(images=[folder / "a.png"], out=out, codecs=[], methods=["coin"], rates=[2.0], steps=30)
     records, problems = run(opts)
     assert not problems
     (rec,) = records
     assert rec["kind"] == "ours" and rec["bpp"] <= 2.0 and rec["codec"] == "coin-steps30"
-    bad, problems = run(BenchOptions(images=[folder / "a.png"], out=tmp_path / "o", codecs=[], methods=["coin-paper", "nope"],
-                                     rates=[0.5], steps=5))
-    assert "nope" in problems and bad[0]["error"].startswith("coin-paper is defined at COIN")
+    assert (out / rec["stream"]).stat().st_size == rec["bytes"] and rec["ms_ssim"] is not None
+    with pytest.raises(OptionError, match="COIN's rates"):
+        run(BenchOptions(images=[folder / "a.png"], out=out, codecs=[], methods=["coin-paper"], rates=[0.5]))
+    with pytest.raises(OptionError, match="unknown method 'nope'"):
+        run(BenchOptions(images=[folder / "a.png"], out=out, codecs=[], methods=["nope"], rates=[0.5]))
 
 
-def test_bit_depth_methods_name_mixed_and_uniform_precision():
-    from inrcodec.benchmark import is_our_method, our_options
+def test_records_without_ms_ssim_get_it_on_the_next_run(folder, tmp_path):
+    out = tmp_path / "o"
+    opts = BenchOptions(images=[folder / "a.png"], out=out, codecs=["webp"], rates=[0.5])
+    first, _ = run(opts)
+    cache = next((out / "cache").rglob("*.jsonl"))
+    stripped = [json.loads(line) | {"ms_ssim": None} for line in cache.read_text().splitlines()]
+    cache.write_text("".join(json.dumps(r) + "\n" for r in stripped))
+    again, _ = run(opts)
+    by_setting = {r["setting"]: r["ms_ssim"] for r in first}
+    assert all(r["ms_ssim"] == pytest.approx(by_setting[r["setting"]]) for r in again)
 
-    assert (our_options("coin8", 0.3, "fast", 10).bits, our_options("coin8", 0.3, "fast", 10).uniform_bits) == (8, False)
-    assert (our_options("coin8u", 0.3, "fast", 10).bits, our_options("coin8u", 0.3, "fast", 10).uniform_bits) == (8, True)
-    assert not is_our_method("coin17") and not is_our_method("coinu") and not is_our_method("coin8x")
+
+def test_bench_names_resolve_through_the_method_registry():
+    from inrcodec.benchmark import our_options, resolve_method
+
+    o = our_options("coin8", 0.3, "fast", 10)
+    assert (o.method, o.bpp, o.method_options) == ("coin", 0.3, {"bits": 8, "uniform_bits": False})
+    assert our_options("coin8u", 0.3, "fast", 10).method_options["uniform_bits"] is True
+    assert resolve_method("coin17", 0.3) is None and resolve_method("jpeg", 0.3) is None

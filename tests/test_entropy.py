@@ -15,8 +15,8 @@ def test_round_trip_many_shapes(bits):
     lv = max_level(bits)
     qs = [np.clip(np.rint(rng.laplace(0, lv / 20, n)), -lv, lv).astype(np.int32) for n in (0, 1, 7, 784, 3000)]
     qs.append(np.full(10, lv, np.int32))  # the edge of the support
-    models, payload = encode_tensors(qs, bits)
-    back = decode_tensors(payload, [q.size for q in qs], bits, models)
+    models, payload = encode_tensors(qs, [bits] * len(qs))
+    back = decode_tensors(payload, [q.size for q in qs], [bits] * len(qs), models)
     for a, b in zip(qs, back):
         assert np.array_equal(a, b)
 
@@ -24,7 +24,7 @@ def test_round_trip_many_shapes(bits):
 def test_payload_is_close_to_empirical_entropy():
     rng = np.random.default_rng(0)
     q = np.rint(rng.laplace(0, 30, 20000)).astype(np.int32)
-    _, payload = encode_tensors([q], 12)
+    _, payload = encode_tensors([q], [12])
     _, counts = np.unique(q, return_counts=True)
     p = counts / counts.sum()
     entropy_bits = -(counts * np.log2(p)).sum()
@@ -33,12 +33,21 @@ def test_payload_is_close_to_empirical_entropy():
 
 def test_symbols_outside_the_support_are_refused():
     with pytest.raises(ValueError):
-        encode_tensors([np.array([200], np.int32)], 8)
+        encode_tensors([np.array([200], np.int32)], [8])
 
 
 def test_bad_model_parameters_are_refused():
-    models, payload = encode_tensors([np.arange(-3, 4, dtype=np.int32)], 8)
+    models, payload = encode_tensors([np.arange(-3, 4, dtype=np.int32)], [8])
     with pytest.raises(BitstreamError):
-        decode_tensors(payload, [7], 8, [(5, models[0][1])])
+        decode_tensors(payload, [7], [8], [(5, models[0][1])])
     with pytest.raises(BitstreamError):
-        decode_tensors(payload, [7], 8, [(0, 0x7FC0)])  # NaN scale
+        decode_tensors(payload, [7], [8], [(0, 0x7FC0)])  # NaN scale
+
+
+def test_each_tensor_has_its_own_symbol_range():
+    qs = [np.array([8000, -8000, 3], np.int32), np.array([100, -100, 0], np.int32)]
+    models, payload = encode_tensors(qs, [14, 8])
+    back = decode_tensors(payload, [3, 3], [14, 8], models)
+    assert all(np.array_equal(a, b) for a, b in zip(qs, back))
+    with pytest.raises(ValueError):
+        encode_tensors(qs, [8, 14])

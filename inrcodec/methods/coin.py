@@ -1,0 +1,313 @@
+"""COIN (Dupont et al., 2021): a SIREN fitted to the image, quantized after training.
+
+Decode side (module level, no training code): the method section is the architecture, the
+coded tensors are every layer's weight and bias, and decoding renders the network.
+Encode side (:func:`encode`, imports torch's optimizer and the training loop when called):
+size a SIREN for the budget, fit it, then pick the largest weight depth whose real file fits.
+
+Bit depth is per tensor: the first sine layer's weight and bias keep ``FIRST_LAYER_BITS``
+(3 x width of the parameters but nearly all of the quantization loss), the rest take the
+planned depth, unless ``uniform_bits`` (as in COIN).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..bitstream import BitstreamError, DecodeLimits, Field, Stream, overhead_bytes, size_of, unpack_fields
+from ..errors import DataError, OptionError
+from ..quantize import weight_bits
+from ..siren import SirenConfig
+from . import METHOD_IDS, EncodeOptions, Fitted
+
+ID = METHOD_IDS["coin"]
+NAME = "coin"
+SUMMARY = "SIREN fitted per image, weights quantized after training (COIN)"
+SECTION: list[Field] = [
+    Field("hidden_layers", "B", "number of sine layers L (COIN's num_layers)", 1, 64),
+    Field("width", "H", "features per hidden layer W", 1),
+    Field("w0", "B", "SIREN frequency w0 (integer; 30 for COIN)", 1),
+]
+VARIANTS = ("coin (rate control, 8-bit weights, first layer 14), coin-paper (COIN's network for the rate, "
+            "16-bit; rates 0.07/0.15/0.3/0.6/1.2), coin<bits> (rate control at that depth, e.g. coin8), "
+            "coin<bits>u (every tensor at that depth, e.g. coin8u)")
+
+# --- decode side ------------------------------------------------------------------------
+
+
+def read_section(stream: Stream) -> dict[str, Any]:
+    """Architecture from the method section (validated from ``SECTION``)."""
+    params, tail = unpack_fields(SECTION, stream.section, "COIN method section")
+    if tail:
+        raise BitstreamError(f"COIN method section has {len(tail)} unexpected bytes")
+    return params
+
+
+def siren_config(params: dict[str, Any], channels: int) -> SirenConfig:
+    """The network a COIN section describes."""
+    return SirenConfig(params["hidden_layers"], params["width"], channels, float(params["w0"]))
+
+
+def layout(params: dict[str, Any], channels: int) -> list[tuple[int, ...]]:
+    """Weight then bias of each layer, first to last; weights row-major (out, in)."""
+    return siren_config(params, channels).tensor_shapes()
+
+
+def work_per_pixel(params: dict[str, Any], channels: int) -> int:
+    """Multiply-adds per pixel of the SIREN's forward pass."""
+    return siren_config(params, channels).macs_per_pixel()
+
+
+def reconstruct(stream: Stream, params: dict[str, Any], tensors: list[np.ndarray], device: str) -> np.ndarray:
+    """Render the decoded SIREN at every pixel."""
+    import torch
+
+    from ..siren import Siren, render
+
+    with torch.device("meta"):
+        model = Siren(siren_config(params, stream.channels))  # shapes only: every value comes from the stream
+    model = model.to_empty(device=device)
+    model.load_tensors(tensors)
+    return render(model, stream.height, stream.width)
+
+
+def describe(stream: Stream, params: dict[str, Any]) -> dict[str, Any]:
+    """Architecture, size and bit depths (``bits``: the depth most parameters use)."""
+    cfg = siren_config(params, stream.channels)
+    sizes = [math.prod(s) for s in cfg.tensor_shapes()]
+    tensor_bits = [t.bits for t in stream.tensors]
+    return {"architecture": f"{cfg.hidden_layers}x{cfg.width}", "w0": params["w0"], "parameters": sum(sizes),
+            "bits": weight_bits(tensor_bits, sizes), "tensor_bits": tensor_bits}
+
+
+def pack_section(config: SirenConfig) -> bytes:
+    """The method section of a stream of ``config``."""
+    from ..bitstream import pack_fields
+
+    return pack_fields(SECTION, {"hidden_layers": config.hidden_layers, "width": config.width, "w0": int(config.w0)})
+
+
+# --- encode side ------------------------------------------------------------------------
+
+DEFAULT_BITS = 8  # planned depth under rate control: beat 7, 10, 12 at 0.3 bpp (README, bit depth)
+# 8-bit weights everywhere cost a fitted 10x40 on kodim23 3.2 dB; the first layer's weight and
+# bias alone cost 1.0 and 2.3 dB at 8 bits (every other tensor < 0.06 dB), and keeping only
+# them at 14 bits leaves a 0.31 dB loss for 1% more bytes (README, bit depth).
+FIRST_LAYER_BITS = 14
+# COIN's architectures (hidden layers x width) at its five Kodak rates, 16-bit weights.
+COIN_ARCHITECTURES: dict[float, tuple[int, int]] = {
+    0.07: (5, 20), 0.15: (5, 30), 0.3: (10, 28), 0.6: (10, 40), 1.2: (13, 49),
+}
+# Bits per weight that entropy coding saves below the bit depth: 0.7 on fitted 10x28 Kodak
+# SIRENs at 16 bits. Kept a little under that so a fixed depth rarely overshoots; it only
+# sizes the network, the final stream is always measured.
+_BITS_SAVED_BY_ENTROPY_CODING = 0.5
+_OPTION_KEYS = {"arch", "bits", "uniform_bits", "lr", "compile"}
+
+
+def tensor_bits(config: SirenConfig, bits: int, uniform: bool = False) -> list[int]:
+    """Bit depth of every tensor (stream order) for ``bits``-bit weights."""
+    n = len(config.tensor_shapes())
+    first = bits if uniform else max(bits, FIRST_LAYER_BITS)
+    return [first, first] + [bits] * (n - 2)
+
+
+def build_stream(tensors: list[np.ndarray], config: SirenConfig, bits: list[int], height: int, width: int) -> bytes:
+    """Quantize float tensors at their ``bits`` (one per tensor), entropy code them, pack a COIN stream."""
+    from ..bitstream import Stream, TensorRecord, pack
+    from ..entropy import encode_tensors
+    from ..quantize import quantize
+
+    qts = [quantize(t, b) for t, b in zip(tensors, bits, strict=True)]
+    models, payload = encode_tensors([t.q for t in qts], bits)
+    records = [TensorRecord(b, m, t.offset_bf16, t.step_bf16, s) for t, b, (m, s) in zip(qts, bits, models)]
+    return pack(Stream(ID, config.out_channels, width, height, pack_section(config), records, payload))
+
+
+def header_bytes(config: SirenConfig) -> int:
+    """Bytes of a COIN stream that are not payload words."""
+    return overhead_bytes(size_of(SECTION), len(config.tensor_shapes()))
+
+
+def depth_for_params(n_params: float) -> int:
+    """Sine-layer count for a parameter budget, following COIN's choices (5, 10, 13 layers)."""
+    if n_params < 5000:
+        return 5
+    if n_params < 20000:
+        return 10
+    return 13
+
+
+def _largest(ok, hi: int) -> int:
+    """Largest w in [1, hi] with ok(w) for a monotone predicate (0 if even 1 fails)."""
+    lo = 0
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def width_for(depth: int, n_params: float, channels: int) -> int:
+    """Largest width whose SIREN of ``depth`` sine layers has at most ``n_params`` parameters (at least 1)."""
+    return max(1, _largest(lambda w: SirenConfig(depth, w, channels).num_params() <= n_params, (1 << 16) - 1))
+
+
+def plan_architecture(bpp: float, height: int, width: int, channels: int, bits: int, uniform: bool = False,
+                      limits: DecodeLimits = DecodeLimits()) -> tuple[SirenConfig, list[str]]:
+    """The SIREN to train for a whole-file budget of ``bpp`` at ``bits``-bit weights, and warnings.
+
+    The network is capped so that the default decoder accepts the stream (its work and
+    parameter limits); a budget larger than that cap can use is said in a warning.
+    """
+    budget_bits = bpp * height * width
+    probe = SirenConfig(depth_for_params(budget_bits / bits), 8, channels)
+    payload_bits = budget_bits - 8 * header_bytes(probe) - 32  # 32: range coder's last word
+    per_weight = max(1.0, bits - _BITS_SAVED_BY_ENTROPY_CODING)
+    n_params = payload_bits / per_weight
+    if n_params >= 20 and not uniform and bits < FIRST_LAYER_BITS:
+        # The first layer (3 x width parameters) is paid at FIRST_LAYER_BITS: price it with a
+        # first guess of the width, then size the network as usual.
+        w = width_for(depth_for_params(n_params), n_params, channels)
+        n_params -= 3 * w * (FIRST_LAYER_BITS - bits) / per_weight
+    if n_params < 20:
+        raise DataError(f"a budget of {bpp} bpp on {width}x{height} is too small for any network")
+    depth = depth_for_params(n_params)
+    cfg = SirenConfig(depth, width_for(depth, n_params, channels), channels)
+    pixels = height * width
+    cap = _largest(lambda w: (SirenConfig(depth, w, channels).macs_per_pixel() * pixels <= limits.max_work
+                              and SirenConfig(depth, w, channels).num_params() <= limits.max_parameters), cfg.width)
+    if cap < 1:
+        raise DataError(f"a {width}x{height} image is too large to decode within the default work limit")
+    warnings = []
+    if cap < cfg.width:
+        warnings.append(f"a {bpp} bpp budget would plan a {depth}x{cfg.width} network, over the decoder's default "
+                        f"limits for {width}x{height}; used {depth}x{cap}")
+        cfg = SirenConfig(depth, cap, channels)
+    return cfg, warnings
+
+
+def check_options(options: EncodeOptions) -> None:
+    """Refuse COIN options that no image can satisfy."""
+    unknown = set(options.method_options) - _OPTION_KEYS
+    if unknown:
+        raise OptionError(f"coin takes no option {', '.join(sorted(unknown))}")
+    bits = options.method_options.get("bits")
+    if bits is not None and not 2 <= bits <= 16:
+        raise OptionError(f"--bits must be in 2..16 for coin, got {bits}")
+    arch = options.method_options.get("arch")
+    if arch is not None and not (1 <= arch[0] <= 64 and 1 <= arch[1] <= 1024):
+        raise OptionError(f"--arch {arch[0]}x{arch[1]}: layers must be 1..64 and width 1..1024")
+    if arch is None and options.bpp is None:
+        raise OptionError("give a bpp budget or an architecture")
+
+
+def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed: int = 0, device: str = "cpu",
+        compile: bool | None = None):
+    """Fit ``config`` to an (H, W, C) uint8 image with random pixel mini-batches and Adam.
+
+    ``loop`` is a :class:`inrcodec.train.LoopOptions`. Snapshots are scored by the PSNR of the
+    network quantized at ``eval_bits`` (what the decoder sees); returns the loop's result,
+    whose ``best`` is the float32 tensors of the best snapshot.
+    """
+    import torch
+
+    from .. import train
+    from ..metrics import psnr
+    from ..quantize import quantize
+    from ..siren import Siren, coordinate_grid, render
+
+    dev = torch.device(device)
+    height, width, channels = image.shape
+    gen = torch.Generator().manual_seed(seed)
+    model = Siren(config, generator=gen).to(dev)
+    evaluator = Siren(config).to(dev)
+    coords = coordinate_grid(height, width).to(dev)
+    target = torch.from_numpy(image.reshape(-1, channels).astype(np.float32) / 255.0).to(dev)
+    n_pixels = coords.shape[0]
+    batch = min(16384, n_pixels)
+    if compile is None:  # compiling costs 5-30 s and pays back over long runs only
+        compile = (loop.steps or 0) >= 3000 or (loop.steps is None and loop.budget_seconds >= 120)
+    forward = torch.compile(model) if compile else model
+    opt = torch.optim.Adam(model.parameters(), lr=loop.lr)
+
+    def loss_fn(progress: float) -> torch.Tensor:
+        idx = torch.randint(n_pixels, (batch,), generator=gen).to(dev)
+        return torch.mean((forward(coords[idx]) - target[idx]) ** 2)
+
+    def score_fn() -> float:
+        values = [quantize(t.detach().cpu().numpy(), b).dequantize() for t, b in zip(model.tensors(), eval_bits)]
+        evaluator.load_tensors(values)
+        return psnr(render(evaluator, height, width), image)
+
+    def keep_fn() -> list[np.ndarray]:
+        return [t.detach().cpu().numpy().copy() for t in model.tensors()]
+
+    return train.run(model, opt, loss_fn, score_fn, keep_fn, loop)
+
+
+def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
+    """Plan, fit and code; the largest weight depth whose file fits the budget is written."""
+    from .. import train
+    from ..ratecontrol import largest_fitting
+
+    height, width, channels = image.shape
+    opts = options.method_options
+    uniform = bool(opts.get("uniform_bits", False))
+    planned_bits = opts.get("bits") or DEFAULT_BITS
+    warnings: list[str] = []
+    if opts.get("arch") is not None:
+        config = SirenConfig(opts["arch"][0], opts["arch"][1], channels)
+        if config.macs_per_pixel() * height * width > DecodeLimits().max_work:
+            raise DataError(f"a {config.hidden_layers}x{config.width} network on {width}x{height} exceeds the "
+                            "decoder's default work limit")
+    else:
+        config, warnings = plan_architecture(options.bpp, height, width, channels, planned_bits, uniform)
+    loop = train.LoopOptions(steps=options.steps, budget_seconds=train.EFFORT_SECONDS[options.effort],
+                             time_limit=options.time_limit, lr=opts.get("lr", 1e-3),
+                             on_progress=options.on_progress)
+    result = fit(image, config, tensor_bits(config, planned_bits, uniform), loop, options.seed, options.device,
+                 opts.get("compile"))
+    # The budget is a promise: with a fixed depth that overshoots (the pre-training size
+    # estimate is approximate), fall back to the largest depth that fits and say so.
+    budget = options.bpp * height * width / 8 if options.bpp is not None else math.inf
+    streams = {b: None for b in range(opts.get("bits") or 16, 1, -1)}
+
+    def size_at(b: int) -> int:
+        streams[b] = build_stream(result.best, config, tensor_bits(config, b, uniform), height, width)
+        return len(streams[b])
+
+    bits = largest_fitting(list(streams), size_at, budget)
+    if bits is None:
+        raise DataError(f"no stream of a {config.hidden_layers}x{config.width} network fits {options.bpp} bpp")
+    if opts.get("bits") is not None and bits != opts["bits"]:
+        warnings.append(f"{opts['bits']}-bit weights exceed the {options.bpp} bpp budget; used {bits} bits")
+    if result.final_score < result.best_score - 1.0:
+        warnings.append(f"the fit fell from {result.best_score:.2f} dB (step {result.best_step}) to "
+                        f"{result.final_score:.2f} dB by the end; wrote the step {result.best_step} snapshot")
+    tb = tensor_bits(config, bits, uniform)
+    sizes = [math.prod(s) for s in config.tensor_shapes()]
+    depth = weight_bits(tb, sizes)
+    first = "" if tb[0] == depth else f" (first layer {tb[0]})"
+    return Fitted(data=streams[bits], config=f"{config.hidden_layers}x{config.width} SIREN, {depth}-bit weights{first}",
+                  steps=result.steps, best_step=result.best_step, restarts=result.restarts, warnings=warnings,
+                  details={"architecture": f"{config.hidden_layers}x{config.width}", "bits": depth,
+                           "tensor_bits": tb, "parameters": config.num_params()})
+
+
+def bench_options(name: str, rate: float) -> dict[str, Any] | None:
+    """Bench names: ``coin``, ``coin-paper``, ``coin<bits>``, ``coin<bits>u`` (None for others)."""
+    if name == "coin":
+        return {"bpp": rate}
+    if name == "coin-paper":
+        if rate not in COIN_ARCHITECTURES:
+            raise OptionError(f"coin-paper is defined at COIN's rates {sorted(COIN_ARCHITECTURES)}, not {rate}")
+        return {"bpp": None, "arch": COIN_ARCHITECTURES[rate], "bits": 16, "uniform_bits": True}
+    depth, uniform = (name[4:-1], True) if name.endswith("u") else (name[4:], False)
+    if name.startswith("coin") and depth.isdigit() and 2 <= int(depth) <= 16:
+        return {"bpp": rate, "bits": int(depth), "uniform_bits": uniform}
+    return None

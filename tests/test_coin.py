@@ -1,0 +1,101 @@
+"""The COIN method: section, layout, per-tensor bit depths, planning within limits, bench names."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inrcodec.bitstream import DecodeLimits
+from inrcodec.decoder import decode_parameters, describe
+from inrcodec.errors import DataError, OptionError
+from inrcodec.methods import EncodeOptions, coin
+from inrcodec.siren import SirenConfig
+
+
+def test_first_layer_keeps_its_bits_unless_uniform():
+    cfg = SirenConfig(3, 12)
+    assert coin.tensor_bits(cfg, 8) == [coin.FIRST_LAYER_BITS] * 2 + [8] * 6
+    assert coin.tensor_bits(cfg, 8, uniform=True) == [8] * 8
+    assert coin.tensor_bits(cfg, 16) == [16] * 8
+
+
+def test_mixed_precision_stream_keeps_the_first_layer_fine():
+    cfg = SirenConfig(3, 12)
+    rng = np.random.default_rng(1)
+    tensors = [rng.normal(0, 0.3, s).astype(np.float32) for s in cfg.tensor_shapes()]
+    opened, decoded = decode_parameters(coin.build_stream(tensors, cfg, coin.tensor_bits(cfg, 6), 40, 56))
+    assert [t.bits for t in opened.stream.tensors] == [14, 14] + [6] * 6
+    errors = [float(np.abs(a - b).max() / np.abs(a - np.median(a)).max()) for a, b in zip(tensors, decoded)]
+    assert max(errors[:2]) < 2.0 ** -13 and min(errors[2:]) > 2.0 ** -8  # half a step at 14 vs 6 bits
+
+
+def test_more_bits_cost_more_bytes_and_header_bytes_is_exact():
+    cfg = SirenConfig(3, 12)
+    tensors = [np.random.default_rng(0).normal(0, 0.1, s).astype(np.float32) for s in cfg.tensor_shapes()]
+    sizes = [len(coin.build_stream(tensors, cfg, coin.tensor_bits(cfg, b), 40, 56)) for b in (4, 8, 12, 16)]
+    assert sizes == sorted(sizes)
+    stream = coin.build_stream(tensors, cfg, coin.tensor_bits(cfg, 8), 40, 56)
+    payload_words = describe(stream)["section_bytes"]["payload"] - 4
+    assert len(stream) == coin.header_bytes(cfg) + payload_words
+
+
+def test_planned_coin_architecture_at_0_3_bpp():
+    cfg, warnings = coin.plan_architecture(0.3, 512, 768, 3, 16)
+    assert cfg.hidden_layers == 10 and 26 <= cfg.width <= 32 and not warnings
+    assert SirenConfig(10, coin.width_for(10, 7479, 3)).num_params() <= 7479
+
+
+def test_mixed_plan_pays_for_the_first_layer():
+    for rate in (0.07, 0.3, 1.2):
+        mixed, _ = coin.plan_architecture(rate, 512, 768, 3, 6)
+        uniform, _ = coin.plan_architecture(rate, 512, 768, 3, 6, uniform=True)
+        assert mixed.hidden_layers == uniform.hidden_layers and mixed.width <= uniform.width
+    assert coin.plan_architecture(0.3, 512, 768, 3, 16) == coin.plan_architecture(0.3, 512, 768, 3, 16, uniform=True)
+
+
+def test_plan_is_capped_to_the_decoders_limits():
+    cfg, warnings = coin.plan_architecture(60.0, 1024, 1536, 3, 8)
+    limits = DecodeLimits()
+    assert cfg.macs_per_pixel() * 1024 * 1536 <= limits.max_work and cfg.num_params() <= limits.max_parameters
+    assert warnings and "over the decoder's default limits" in warnings[0]
+    with pytest.raises(DataError, match="too small"):
+        coin.plan_architecture(0.001, 40, 56, 3, 8)
+
+
+def test_fixed_architecture_and_bits(small_image):
+    from inrcodec.encoder import encode
+
+    res = encode(small_image, EncodeOptions(bpp=None, method_options={"arch": (2, 6), "bits": 10}, steps=10))
+    d = describe(res.data)
+    assert (d["architecture"], d["parameters"]) == ("2x6", SirenConfig(2, 6).num_params())
+    # bits means one thing: the depth most parameters use, the same in the result and in info.
+    assert res.details["bits"] == d["bits"] == 10 and d["tensor_bits"] == [14, 14, 10, 10, 10, 10]
+    res = encode(small_image, EncodeOptions(bpp=None, method_options={"arch": (2, 6), "bits": 10,
+                                                                      "uniform_bits": True}, steps=10))
+    assert describe(res.data)["tensor_bits"] == [10] * 6
+
+
+def test_fixed_bits_that_overshoot_fall_back_with_a_warning(small_image):
+    from inrcodec.encoder import encode
+
+    res = encode(small_image, EncodeOptions(bpp=1.0, method_options={"bits": 16}, steps=20))
+    assert res.bpp <= 1.0
+    assert res.details["bits"] == 16 or any("exceed" in w for w in res.warnings)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"bits": 17}, "--bits"), ({"arch": (0, 4)}, "--arch"), ({"arch": (2, 5000)}, "--arch"), ({"colour": 1}, "no option"),
+])
+def test_bad_options_are_option_errors(options, message):
+    with pytest.raises(OptionError, match=message):
+        coin.check_options(EncodeOptions(method_options=options))
+
+
+def test_bench_names():
+    assert coin.bench_options("coin", 0.3) == {"bpp": 0.3}
+    assert coin.bench_options("coin8", 0.3) == {"bpp": 0.3, "bits": 8, "uniform_bits": False}
+    assert coin.bench_options("coin8u", 0.3) == {"bpp": 0.3, "bits": 8, "uniform_bits": True}
+    assert coin.bench_options("coin-paper", 0.3)["arch"] == (10, 28)
+    for other in ("coin17", "coinu", "coin8x", "qat"):
+        assert coin.bench_options(other, 0.3) is None
+    with pytest.raises(OptionError, match="COIN's rates"):
+        coin.bench_options("coin-paper", 0.5)

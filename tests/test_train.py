@@ -1,0 +1,86 @@
+"""The generic training loop: schedule, budgets, divergence guard, best snapshot over the whole run."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from inrcodec import train
+from inrcodec.methods import coin
+from inrcodec.siren import SirenConfig
+
+
+def _quadratic(perturb_at: int | None = None):
+    """A one-parameter problem whose loss can be made to jump (a simulated collapse)."""
+    module = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.constant_(module.weight, 3.0)
+    opt = torch.optim.Adam(module.parameters(), lr=0.05)
+    calls = [0]
+
+    def loss_fn(progress: float) -> torch.Tensor:
+        calls[0] += 1
+        if calls[0] == perturb_at:
+            with torch.no_grad():
+                module.weight += 1000.0
+        return (module.weight ** 2).sum()
+
+    return module, opt, loss_fn
+
+
+def test_lr_schedule_warms_up_then_decays_to_zero():
+    assert train.lr_factor(0, 1000, 100) == 0.01
+    assert train.lr_factor(99, 1000, 100) == 1.0
+    assert train.lr_factor(100, 1000, 100) == 1.0
+    assert math.isclose(train.lr_factor(1000, 1000, 100), 0.0, abs_tol=1e-12)
+
+
+def test_guard_rolls_back_a_collapse():
+    module, opt, loss_fn = _quadratic(perturb_at=400)
+    res = train.run(module, opt, loss_fn, lambda: -float(module.weight.detach().abs()),
+                    lambda: float(module.weight.detach()), train.LoopOptions(steps=1200, lr=0.05, warmup_steps=10))
+    assert res.restarts >= 1
+    assert abs(float(module.weight.detach())) < 1.0  # back in the good basin, not 1000 away
+
+
+def test_best_snapshot_is_kept_from_early_in_the_run():
+    module, opt, loss_fn = _quadratic()
+    step = [0]
+
+    def loss(progress: float) -> torch.Tensor:
+        step[0] += 1
+        return loss_fn(progress)
+
+    # A score that peaks at 25% of the run and then falls, as a late collapse would.
+    res = train.run(module, opt, loss, lambda: -abs(step[0] - 250), lambda: step[0],
+                    train.LoopOptions(steps=1000, warmup_steps=10))
+    assert res.best == res.best_step == 250
+    assert res.final_score < res.best_score
+
+
+def test_progress_has_no_total_until_the_budget_is_calibrated():
+    module, opt, loss_fn = _quadratic()
+    seen: list[train.Progress] = []
+    train.run(module, opt, loss_fn, lambda: 0.0, lambda: None,
+              train.LoopOptions(budget_seconds=1.0, on_progress=seen.append))
+    assert seen and seen[0].total_steps is None and seen[0].eta is None
+    assert seen[-1].total_steps is not None and seen[-1].step == seen[-1].total_steps
+
+
+def test_siren_fit_improves_and_is_reproducible(small_image):
+    cfg = SirenConfig(3, 24)
+    bits = coin.tensor_bits(cfg, 16)
+    short = coin.fit(small_image, cfg, bits, train.LoopOptions(steps=5), compile=False)
+    longer = coin.fit(small_image, cfg, bits, train.LoopOptions(steps=300), compile=False)
+    again = coin.fit(small_image, cfg, bits, train.LoopOptions(steps=300), compile=False)
+    assert longer.best_score > short.best_score + 3 and longer.steps == 300
+    for a, b in zip(longer.best, again.best):
+        assert np.array_equal(a, b)
+
+
+def test_time_budget_sets_a_step_count_and_time_limit_stops(small_image):
+    res = coin.fit(small_image, SirenConfig(2, 8), [16] * 6, train.LoopOptions(budget_seconds=2.0), compile=False)
+    assert res.steps > 40
+    res = coin.fit(small_image, SirenConfig(2, 8), [16] * 6, train.LoopOptions(steps=10**7, time_limit=1.0),
+                   compile=False)
+    assert res.steps < 10**7
