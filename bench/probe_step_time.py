@@ -1,7 +1,7 @@
 """Probe: seconds per SIREN training step on this machine, by batch size, compile, threads.
 
 Usage: python bench/probe_step_time.py [--arch 10x28] [--steps 60]
-Prints one line per configuration; used to choose the fitting defaults in inrcodec/fit.py.
+Prints one line per configuration; used to choose the fitting defaults of COIN (inrcodec/methods/coin.py).
 """
 from __future__ import annotations
 

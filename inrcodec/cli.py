@@ -73,6 +73,18 @@ def _parse_arch(text: str) -> tuple[int, int]:
     return layers, width
 
 
+def _outputs(inputs: list[str], output: str | None, suffix: str, as_json: bool) -> list[str]:
+    """Every input's output path (see images.output_paths); creates an ``-o folder/`` that is asked for."""
+    from .images import output_paths
+
+    outputs = output_paths(inputs, output, suffix)
+    if as_json and "-" in outputs:
+        raise OptionError("--json and data on stdout both use stdout; give -o FILE")
+    if output and output.endswith("/"):
+        Path(output).mkdir(parents=True, exist_ok=True)
+    return outputs
+
+
 def _each(inputs: list[str], outputs: list[str] | None, force: bool, quiet: bool, as_json: bool, verb: str,
           work: Callable[[str, str], dict[str, Any]]) -> None:
     """Run ``work(input, output)`` on every input: one error line per failure, a summary line for
@@ -128,7 +140,7 @@ def encode(
 
     def go() -> None:
         from .encoder import check_options, encode as encode_image
-        from .images import decode_image_bytes, output_paths, read_input, write_output
+        from .images import decode_image_bytes, read_input, write_output
         from .methods import EncodeOptions
         from .progress import fit_progress
 
@@ -146,14 +158,10 @@ def encode(
                              time_limit=time_limit, seed=seed, device=device, max_pixels=max_pixels)
         check_options(opts)
         _check_device(device)
-        outputs = output_paths(inputs, output, ".inr")
-        if as_json and "-" in outputs:
-            raise OptionError("--json and a stream on stdout both use stdout; give -o FILE")
-        if output and output.endswith("/"):
-            Path(output).mkdir(parents=True, exist_ok=True)
+        outputs = _outputs(inputs, output, ".inr", as_json)
 
         def one(inp: str, out: str) -> dict[str, Any]:
-            image = decode_image_bytes(read_input(inp), name=inp, max_pixels=max(max_pixels, 1))
+            image = decode_image_bytes(read_input(inp), name=inp, max_pixels=max_pixels)
             with fit_progress(enabled=not quiet, label=Path(inp).name) as report:
                 opts.on_progress = report
                 result = encode_image(image, opts)
@@ -186,16 +194,12 @@ def decode(
     def go() -> None:
         from .bitstream import DecodeLimits
         from .decoder import decode as decode_stream
-        from .images import encode_png, output_paths, read_input, write_output
+        from .images import encode_png, read_input, write_output
 
         if max_pixels < 1 or max_work < 1:
             raise OptionError("--max-pixels and --max-work must be positive")
         _check_device(device)
-        outputs = output_paths(inputs, output, ".inr.png")
-        if as_json and "-" in outputs:
-            raise OptionError("--json and an image on stdout both use stdout; give -o FILE")
-        if output and output.endswith("/"):
-            Path(output).mkdir(parents=True, exist_ok=True)
+        outputs = _outputs(inputs, output, ".inr.png", as_json)
         limits = DecodeLimits(max_pixels=max_pixels, max_work=max_work)
 
         def one(inp: str, out: str) -> dict[str, Any]:

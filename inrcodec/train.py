@@ -9,7 +9,8 @@ better) and ``keep_fn()`` (what to keep of the best snapshot).
 
 Never ship a collapse: snapshots are scored at fixed fractions of the run from 10% on, so the
 best one predates any late collapse; the guard rolls back to a recent good state (and halves
-the learning rate) when the smoothed loss stays 3 dB above its best.
+the learning rate) when the smoothed loss stays 3 dB above its best; and a run that never rose
+above a floor the method gives stops at half-way as stalled, for the method to retry.
 """
 from __future__ import annotations
 
@@ -49,6 +50,10 @@ class LoopOptions:
     lr: float = 1e-3
     warmup_steps: int = 100
     eval_fractions: tuple[float, ...] = EVAL_FRACTIONS
+    # Stop early, as stalled, when the best score is still below this at half the run (and at
+    # least ``floor_min_step`` steps): for codecs, a flat image's PSNR plus a margin.
+    floor_score: float | None = None
+    floor_min_step: int = 300
     on_progress: Callable[[Progress], None] | None = field(default=None, repr=False)
 
 
@@ -63,6 +68,7 @@ class LoopResult(Generic[T]):
     best_step: int
     restarts: int  # times the guard rolled back and halved the learning rate
     final_score: float  # score at the last step; far below ``best_score`` means a late collapse
+    stalled: bool = False  # stopped at half the run, never above ``floor_score``
 
 
 def lr_factor(step: int, total: int, warmup: int) -> float:
@@ -114,6 +120,7 @@ def run(module: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
     best_score, best_step, best = -math.inf, 0, keep_fn()
     last_score = -math.inf
     scored: set[int] = set()
+    stalled = False
 
     def evaluate(step: int) -> None:
         nonlocal best_score, best_step, best, last_score
@@ -163,6 +170,10 @@ def run(module: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
             running = guard.best
         if step in eval_at and step not in scored:
             evaluate(step)
+            if options.floor_score is not None and step >= max(options.floor_min_step, 0.5 * horizon) \
+                    and best_score < options.floor_score:
+                stalled = True
+                break
         now = time.perf_counter() - t_start
         if options.on_progress is not None and (now - last_report > 0.5 or step in (1, horizon)):
             eta = now / step * (total - step) if total is not None and not (budgeted and step < calib_start + 30) \
@@ -172,4 +183,5 @@ def run(module: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
             last_report = now
     if step not in scored:
         evaluate(step)
-    return LoopResult(best, best_score, step, time.perf_counter() - t_start, best_step, guard.restarts, last_score)
+    return LoopResult(best, best_score, step, time.perf_counter() - t_start, best_step, guard.restarts, last_score,
+                      stalled)

@@ -23,8 +23,14 @@ def test_each_codec_round_trips_rgb_and_grey(name, small_image):
         assert codec.config
 
 
-def test_jpeg2000_is_the_lossy_9_7_configuration():
-    assert "irreversible 9/7, mct=1" in HAVE["jpeg2000"].config
+def test_jpeg2000_is_the_lossy_9_7_configuration(small_image):
+    """Read the codestream's COD marker: multiple component transform on, 9/7 irreversible wavelet."""
+    data = HAVE["jpeg2000"].encode(small_image, 1000)
+    cod = data.index(b"\xff\x52")
+    scod_end = cod + 4 + 1  # marker, Lcod, Scod
+    mct = data[scod_end + 3]  # after progression order (1) and layer count (2)
+    transform = data[scod_end + 4 + 4]  # SPcod: levels, block width, block height, block style, transform
+    assert (mct, transform) == (1, 0)
 
 
 @pytest.mark.parametrize("name", ["jpeg-444", "jpeg2000", "webp"])

@@ -91,10 +91,9 @@ def test_several_inputs_need_a_folder(capsys, png, tmp_path, args, needle):
 def test_no_overwrite_without_force_checked_before_any_work(capsys, png, tmp_path):
     target = tmp_path / "x.inr"
     target.write_bytes(b"precious")
-    t0 = time.perf_counter()
     rc, _, err = cli(capsys, "encode", png, "-o", target, "--effort", "normal", "-b", "4")
+    # One line and no progress: refused before training, not after a 5-minute fit.
     assert rc == 1 and f"{target} exists; use --force" in one_error_line(err)
-    assert time.perf_counter() - t0 < 20  # refused before training (a normal effort is 5 minutes)
     assert target.read_bytes() == b"precious"
     rc, _, _ = cli(capsys, "encode", png, "-o", target, "--steps", "5", "-b", "4", "--force", "-q")
     assert rc == 0 and target.read_bytes()[:3] == b"INR"

@@ -99,3 +99,23 @@ def test_bench_names():
         assert coin.bench_options(other, 0.3) is None
     with pytest.raises(OptionError, match="COIN's rates"):
         coin.bench_options("coin-paper", 0.5)
+
+
+def test_a_fit_stuck_in_the_flat_basin_is_retried_slower(small_image):
+    """lr 0.1 puts this 3x16 fit on a flat image's PSNR; the retry at a quarter of it fits."""
+    from inrcodec.encoder import encode
+
+    res = encode(small_image, EncodeOptions(bpp=None, steps=600, method_options={
+        "arch": (3, 16), "bits": 16, "lr": 0.1, "compile": False}))
+    assert res.details["lr"] == 0.025 and res.psnr > coin._flat_psnr(small_image) + 10
+    assert "stalled" in res.warnings[0]
+
+
+def test_a_late_collapse_ships_the_snapshot_from_before_it(small_image):
+    """lr 0.05: 23.3 dB at step 60, 20.4 dB at the end; the early snapshot is written."""
+    from inrcodec.encoder import encode
+
+    res = encode(small_image, EncodeOptions(bpp=None, steps=600, method_options={
+        "arch": (3, 16), "bits": 16, "lr": 0.05, "compile": False}))
+    assert res.best_step < 600 and any("wrote the step" in w for w in res.warnings)
+    assert res.psnr > coin._flat_psnr(small_image) + 2

@@ -84,3 +84,13 @@ def test_time_budget_sets_a_step_count_and_time_limit_stops(small_image):
     res = coin.fit(small_image, SirenConfig(2, 8), [16] * 6, train.LoopOptions(steps=10**7, time_limit=1.0),
                    compile=False)
     assert res.steps < 10**7
+
+
+def test_a_run_below_the_floor_stops_at_half_way_as_stalled():
+    module, opt, loss_fn = _quadratic()
+    res = train.run(module, opt, loss_fn, lambda: 0.0, lambda: None,
+                    train.LoopOptions(steps=1000, floor_score=1.0, floor_min_step=300))
+    assert res.stalled and res.steps == 500
+    res = train.run(module, opt, loss_fn, lambda: 2.0, lambda: None,
+                    train.LoopOptions(steps=1000, floor_score=1.0, floor_min_step=300))
+    assert not res.stalled and res.steps == 1000
