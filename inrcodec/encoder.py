@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from . import methods
+from .bitstream import DecodeLimits
 from .decoder import decode
 from .errors import DataError, OptionError
 from .methods import EncodeOptions, EncodeResult
@@ -33,8 +34,9 @@ def check_options(options: EncodeOptions) -> None:
         raise OptionError(f"steps must be at least 1, got {options.steps}")
     if options.time_limit is not None and not (math.isfinite(options.time_limit) and options.time_limit > 0):
         raise OptionError(f"the time limit must be a positive number of seconds, got {options.time_limit}")
-    if options.max_pixels < 1:
-        raise OptionError(f"the pixel limit must be positive, got {options.max_pixels}")
+    if not 1 <= options.max_pixels <= DecodeLimits().max_pixels:
+        raise OptionError(f"the encoder's pixel limit must be in 1..{DecodeLimits().max_pixels} (what the "
+                          f"default decoder accepts), got {options.max_pixels}")
     if not 0 <= options.seed < 1 << 32:
         raise OptionError(f"the seed must be in 0..2^32-1, got {options.seed}")
     methods.get(options.method).check_options(options)

@@ -96,31 +96,37 @@ class Siren(nn.Module):
             param.copy_(torch.from_numpy(np.asarray(arr, dtype=np.float32).reshape(param.shape)))
 
 
-def coordinate_grid(height: int, width: int, rows: slice | None = None) -> torch.Tensor:
-    """(N, 2) float32 coordinates in [-1, 1], (y, x) order, row-major; optionally only some rows."""
+def coordinate_grid(height: int, width: int, rows: slice | None = None, cols: slice | None = None) -> torch.Tensor:
+    """(N, 2) float32 coordinates in [-1, 1], (y, x) order, row-major; optionally some rows and columns."""
     ys = torch.linspace(-1.0, 1.0, height) if height > 1 else torch.zeros(1)
     xs = torch.linspace(-1.0, 1.0, width) if width > 1 else torch.zeros(1)
     if rows is not None:
         ys = ys[rows]
+    if cols is not None:
+        xs = xs[cols]
     grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), dim=-1)
     return grid.reshape(-1, 2)
 
 
 @torch.no_grad()
-def render(model: Siren, height: int, width: int, chunk_pixels: int = 1 << 14) -> np.ndarray:
+def render(model: Siren, height: int, width: int, chunk_pixels: int = 1 << 14, stride: int = 1) -> np.ndarray:
     """Evaluate ``model`` on every pixel and return an (H, W, C) uint8 image.
 
     Rows are evaluated in chunks of about ``chunk_pixels`` so memory stays bounded for
     large images; the result does not depend on the chunk size. 16k pixels keep a chunk's
     activations in cache: a 13x71 network renders 768x512 in 0.73 s against 0.97 s at 64k.
+    ``stride`` > 1 renders only every stride-th row and column (the same values as the full
+    render's ``[::stride, ::stride]``), for cheap scoring of large images during training.
     """
     channels = model.config.out_channels
-    out = np.empty((height, width, channels), dtype=np.uint8)
-    rows_per_chunk = max(1, chunk_pixels // max(width, 1))
+    sub_h, sub_w = len(range(0, height, stride)), len(range(0, width, stride))
+    out = np.empty((sub_h, sub_w, channels), dtype=np.uint8)
+    rows_per_chunk = max(1, chunk_pixels // max(sub_w, 1))
     device = next(model.parameters()).device
-    for r0 in range(0, height, rows_per_chunk):
-        r1 = min(height, r0 + rows_per_chunk)
-        coords = coordinate_grid(height, width, slice(r0, r1)).to(device)
+    for i0 in range(0, sub_h, rows_per_chunk):
+        i1 = min(sub_h, i0 + rows_per_chunk)
+        coords = coordinate_grid(height, width, slice(i0 * stride, i1 * stride, stride),
+                                 slice(None, None, stride)).to(device)
         values = model.infer(coords).clamp_(0.0, 1.0).mul_(255.0).round_()
-        out[r0:r1] = values.to(torch.uint8).cpu().numpy().reshape(r1 - r0, width, channels)
+        out[i0:i1] = values.to(torch.uint8).cpu().numpy().reshape(i1 - i0, sub_w, channels)
     return out

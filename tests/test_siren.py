@@ -40,3 +40,11 @@ def test_infer_matches_forward_bit_for_bit() -> None:
     x = coordinate_grid(17, 23)
     with torch.no_grad():
         assert torch.equal(model.infer(x), model(x))
+
+
+def test_strided_render_is_the_full_render_subsampled():
+    torch.manual_seed(0)
+    model = Siren(SirenConfig(2, 8))
+    full = render(model, 37, 23)
+    for stride in (2, 3, 5):
+        assert np.array_equal(render(model, 37, 23, chunk_pixels=40, stride=stride), full[::stride, ::stride])
