@@ -1,6 +1,6 @@
 """Regenerate the v2 golden streams in tests/data -- only when the format changes on purpose.
 
-Usage: python tests/make_golden.py   (then commit the files; a changed digest means the decoding of
+Usage: python tests/make_golden.py [NAME...]   (then commit the files; a changed digest means the decoding of
 existing files changed, which a format version promises never to do). The v1 golden
 (golden_v1_coin.*) is frozen: no writer of version 1 exists any more.
 
@@ -33,7 +33,7 @@ def params_digest(tensors: list[np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def main() -> None:
+def main(only: list[str]) -> None:
     kodim23 = np.asarray(Image.open(ROOT.parent / "samples" / "kodim23.png").convert("RGB"))
     goldens = {
         # RGB, 8-bit weights with the first layer at 14 bits (mixed precision).
@@ -41,17 +41,24 @@ def main() -> None:
         # Greyscale, every tensor at 10 bits.
         "golden_v2_coin_grey": (kodim23[100:112, 200:220, 1:2], {"arch": (3, 6), "bits": 10, "uniform_bits": True}),
     }
+    goldens["golden_v2_qat"] = (kodim23[240:256, 330:354], {"arch": (2, 8), "bits": 4, "method": "qat"})
     models = set()
     for name, (img, opts) in goldens.items():
-        data = encode(np.ascontiguousarray(img), EncodeOptions(bpp=None, method_options=opts, steps=150)).data
+        if only and name not in only:
+            continue
+        method = opts.pop("method", "coin")
+        data = encode(np.ascontiguousarray(img), EncodeOptions(bpp=None, method=method, method_options=opts,
+                                                               steps=150)).data
         _, tensors = decode_parameters(data)
         (DATA / f"{name}.inr").write_bytes(data)
         (DATA / f"{name}.sha256").write_text(f"{params_digest(tensors)}  {name}.inr (float32 LE parameters)\n")
         (DATA / f"{name}.png").write_bytes(encode_png(decode(data)))
         models |= set(describe(data)["entropy_models"])
         print(name, len(data), "bytes", describe(data)["entropy_models"])
-    assert models == {"laplace", "gaussian"}, models
+    assert only or models == {"laplace", "gaussian"}, models
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])  # names to regenerate (default: all); the others must keep their bytes

@@ -287,3 +287,13 @@ def test_sigterm_leaves_no_temp_file(png, tmp_path):
         assert proc.returncode in (0, -signal.SIGTERM), err
         assert not list(tmp_path.glob(".*.tmp"))
         assert not out.exists() or out.read_bytes()[:3] == b"INR"  # all of it or nothing
+
+
+def test_qat_from_the_command_line(capsys, png, tmp_path):
+    rc, out, err = cli(capsys, "encode", png, "--method", "qat", "--bits", "3", "--no-quantize-biases", "-b", "4",
+                       "--steps", "40", "--json", "-o", tmp_path / "q.inr")
+    assert rc == 0, err
+    summary = json.loads(out)
+    assert summary["method"] == "qat" and summary["tensor_bits"][2:4] == [3, 16]
+    rc, _, err = cli(capsys, "encode", png, "--method", "qat", "--uniform-bits", "--steps", "5")
+    assert rc == 2 and "qat takes no option uniform_bits" in one_error_line(err)

@@ -23,7 +23,7 @@ from ..bitstream import BitstreamError, Field, Stream
 # Fixed numbers, never derived from an ordering: they are stored in every stream.
 METHOD_IDS: dict[str, int] = {"coin": 1, "qat": 2, "mcnc": 3, "coinpp": 4, "grid": 5}
 METHOD_NAMES: dict[int, str] = {v: k for k, v in METHOD_IDS.items()}
-_MODULES: dict[str, str] = {"coin": "inrcodec.methods.coin"}  # the methods this version implements
+_MODULES: dict[str, str] = {"coin": "inrcodec.methods.coin", "qat": "inrcodec.methods.qat"}  # the methods this version implements
 
 
 @dataclass

@@ -158,16 +158,18 @@ def width_for(depth: int, n_params: float, channels: int) -> int:
 
 
 def plan_architecture(bpp: float, height: int, width: int, channels: int, bits: int, uniform: bool = False,
-                      limits: DecodeLimits = DecodeLimits()) -> tuple[SirenConfig, list[str]]:
+                      limits: DecodeLimits = DecodeLimits(),
+                      bits_per_weight: float | None = None) -> tuple[SirenConfig, list[str]]:
     """The SIREN to train for a whole-file budget of ``bpp`` at ``bits``-bit weights, and warnings.
 
     The network is capped so that the default decoder accepts the stream (its work and
     parameter limits); a budget larger than that cap can use is said in a warning.
+    ``bits_per_weight`` overrides the estimate of coded bits per weight (default: bits - 0.5).
     """
     budget_bits = bpp * height * width
     probe = SirenConfig(depth_for_params(budget_bits / bits), 8, channels)
     payload_bits = budget_bits - 8 * header_bytes(probe) - 32  # 32: range coder's last word
-    per_weight = max(1.0, bits - _BITS_SAVED_BY_ENTROPY_CODING)
+    per_weight = bits_per_weight or max(1.0, bits - _BITS_SAVED_BY_ENTROPY_CODING)
     n_params = payload_bits / per_weight
     if n_params >= 20 and not uniform and bits < FIRST_LAYER_BITS:
         # The first layer (3 x width parameters) is paid at FIRST_LAYER_BITS: price it with a

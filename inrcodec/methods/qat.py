@@ -1,0 +1,219 @@
+"""QAT: a SIREN trained through the soft quantizer of Quantization Networks (Yang et al., 2019).
+
+The stream is a COIN stream (same section, tensors and decoding; the decode side below is
+COIN's), but the weights were trained for their quantizer: each tensor stores integer levels in
+[-L, L] (L = 2^(bits-1) - 1; 2 bits is ternary) and its learned ``alpha`` as the quantizer step
+(offset 0). The encoder first fits in float (half the run, as COIN), then fine-tunes weights,
+alpha and beta through the soft quantizer with a rising temperature (the other half), keeping
+the snapshot whose hard-quantized network (what the decoder sees) scores best.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError, OptionError
+from ..quantize import max_level, weight_bits
+from ..siren import SirenConfig
+from . import METHOD_IDS, EncodeOptions, Fitted
+from .coin import SECTION, describe, layout, pack_section, read_section, reconstruct, work_per_pixel  # noqa: F401
+
+ID = METHOD_IDS["qat"]
+NAME = "qat"
+SUMMARY = "SIREN trained through a soft quantizer (Quantization Networks), 2 to 16 bits"
+VARIANTS = "qat (rate control at 4 bits), qat<bits> (e.g. qat2, qat4), qat<bits>w (biases kept at 16 bits)"
+DEFAULT_BITS = 4
+FIRST_LAYER_BITS = 14  # 4-bit weights on a 96x64 crop: 28.19 dB with the first layer at 14 bits, 22.26 without
+# Coded bits per weight measured after QAT on a 96x64 crop of kodim23 (5x27, 600 steps); other
+# depths use the planner's depth - 0.5.
+CODED_BITS: dict[int, float] = {2: 0.9, 3: 2.1, 4: 3.3}
+BIAS_BITS = 16  # biases that are not quantization-aware keep this post-training depth
+_OPTION_KEYS = {"arch", "bits", "quantize_biases", "first_layer_bits", "lr", "compile"}
+
+
+def check_options(options: EncodeOptions) -> None:
+    """Refuse QAT options that no image can satisfy."""
+    unknown = set(options.method_options) - _OPTION_KEYS
+    if unknown:
+        raise OptionError(f"qat takes no option {', '.join(sorted(unknown))}")
+    for key in ("bits", "first_layer_bits"):
+        b = options.method_options.get(key)
+        if b is not None and not 2 <= b <= 16:
+            raise OptionError(f"--bits must be in 2..16 for qat, got {b}")
+    arch = options.method_options.get("arch")
+    if arch is not None and not (1 <= arch[0] <= 64 and 1 <= arch[1] <= 1024):
+        raise OptionError(f"--arch {arch[0]}x{arch[1]}: layers must be 1..64 and width 1..1024")
+    if arch is None and options.bpp is None:
+        raise OptionError("give a bpp budget or an architecture")
+
+
+def tensor_bits(config: SirenConfig, bits: int, quantize_biases: bool = True,
+                first_layer_bits: int | None = None) -> list[int]:
+    """Depth of every tensor: weights at ``bits`` (the first layer's at ``first_layer_bits`` if
+    given), biases at ``bits`` too or, without ``quantize_biases``, at BIAS_BITS."""
+    out = []
+    for k in range(len(config.layer_shapes())):
+        w = first_layer_bits if (k == 0 and first_layer_bits) else bits
+        out += [w, w if quantize_biases else BIAS_BITS]
+    return out
+
+
+def build_stream(ints: list[np.ndarray], alphas: list[int], bits: list[int], config: SirenConfig,
+                 height: int, width: int) -> bytes:
+    """Entropy code integer levels with their alpha (bf16 bits) as step, offset 0."""
+    from ..bitstream import Stream, TensorRecord, pack
+    from ..entropy import encode_tensors
+
+    models, payload = encode_tensors(ints, bits)
+    records = [TensorRecord(b, m, 0, a, s) for b, a, (m, s) in zip(bits, alphas, models)]
+    return pack(Stream(ID, config.out_channels, width, height, pack_section(config), records, payload))
+
+
+def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
+    """Float fit, quantization-aware fine-tuning, then the stream (coarsened if over budget)."""
+    import torch
+
+    from .. import train
+    from ..decoder import decode
+    from ..metrics import psnr
+    from ..siren import Siren, coordinate_grid, render
+    from ..softquant import SoftQuantizer, temperature_at
+    from . import coin
+
+    height, width, channels = image.shape
+    opts = options.method_options
+    bits = opts.get("bits") or DEFAULT_BITS
+    qb = opts.get("quantize_biases", True)
+    first = opts.get("first_layer_bits", FIRST_LAYER_BITS)
+    warnings: list[str] = []
+    if opts.get("arch") is not None:
+        config = SirenConfig(opts["arch"][0], opts["arch"][1], channels)
+    else:
+        # Entropy-coded bits per weight after QAT are well below the depth at 2 to 4 bits
+        # (CODED_BITS); the plan is sized for that, and a file over the budget is coarsened.
+        config, warnings = coin.plan_architecture(options.bpp, height, width, channels, bits,
+                                                  uniform=first is None, bits_per_weight=CODED_BITS.get(bits))
+    tb = tensor_bits(config, bits, qb, first)
+    half_steps = None if options.steps is None else max(1, options.steps // 2)
+    budget = train.EFFORT_SECONDS[options.effort] / 2
+    lr = opts.get("lr", 1e-3)
+    loop = train.LoopOptions(steps=half_steps, budget_seconds=budget, time_limit=options.time_limit, lr=lr,
+                             on_progress=options.on_progress)
+    float_fit = coin.fit(image, config, [16] * len(tb), loop, options.seed, options.device, opts.get("compile"))
+
+    dev = torch.device(options.device)
+    model = Siren(config).to(dev)
+    model.load_tensors(float_fit.best)
+    quantizers = torch.nn.ModuleList(SoftQuantizer(t, b) for t, b in zip(model.tensors(), tb)).to(dev)
+    soft = Siren(config).to(dev)  # holds the soft-quantized values in each forward pass
+    coords = coordinate_grid(height, width).to(dev)
+    target = torch.from_numpy(image.reshape(-1, channels).astype(np.float32) / 255.0).to(dev)
+    gen = torch.Generator().manual_seed(options.seed + 1)
+    n_pixels, batch = coords.shape[0], min(16384, coords.shape[0])
+    module = torch.nn.ModuleDict({"model": model, "quantizers": quantizers})
+    opt = torch.optim.Adam(module.parameters(), lr=lr / 4)
+
+    def forward(x: torch.Tensor, temperature: float) -> torch.Tensor:
+        h = x
+        layers = list(zip(model.tensors()[0::2], model.tensors()[1::2], quantizers[0::2], quantizers[1::2]))
+        for k, (w, b, qw, qbias) in enumerate(layers):
+            h = torch.nn.functional.linear(h, qw(w, temperature), qbias(b, temperature))
+            if k < len(layers) - 1:
+                h = torch.sin(config.w0 * h)
+        return h
+
+    def loss_fn(progress: float) -> torch.Tensor:
+        idx = torch.randint(n_pixels, (batch,), generator=gen).to(dev)
+        return torch.mean((forward(coords[idx], temperature_at(progress)) - target[idx]) ** 2)
+
+    def hard_values() -> list[np.ndarray]:
+        return [q.dequantized(t).cpu().numpy() for q, t in zip(quantizers, model.tensors())]
+
+    stride = max(1, math.ceil(math.sqrt(height * width / (1 << 20))))
+
+    def score_fn() -> float:
+        soft.load_tensors(hard_values())
+        return psnr(render(soft, height, width, stride=stride), image[::stride, ::stride])
+
+    def keep_fn() -> list[tuple[np.ndarray, int, np.ndarray, float]]:
+        """Per tensor: the hard levels and alpha (what is written), and the float weight and beta
+        (to coarsen from if the file is over the budget)."""
+        out = []
+        for q, t in zip(quantizers, model.tensors()):
+            levels, alpha = q.hard(t)
+            out.append((levels.cpu().numpy().reshape(-1), alpha, t.detach().cpu().numpy().reshape(-1),
+                        float(q.log_beta.detach().exp())))
+        return out
+
+    qat = train.run(module, opt, loss_fn, score_fn, keep_fn, loop)
+    limit = options.bpp * height * width / 8 if options.bpp is not None else math.inf
+    data = build_stream([k[0] for k in qat.best], [k[1] for k in qat.best], tb, config, height, width)
+    coarsened = 0
+    while len(data) > limit and coarsened < 60:
+        # Over budget: widen every tensor's step by 10% more (fewer levels in use, more zeros).
+        coarsened += 1
+        c = 1.1 ** coarsened
+        ints = [np.clip(np.rint(np.float32(beta / c) * w), -max_level(b), max_level(b)).astype(np.int32)
+                for (_, _, w, beta), b in zip(qat.best, tb)]
+        alphas = [_scaled_bf16(alpha, c) for (_, alpha, _, _) in qat.best]
+        data = build_stream(ints, alphas, tb, config, height, width)
+    if coarsened:
+        warnings.append(f"the {bits}-bit file was over the budget; coarsened its steps by 1.1^{coarsened}")
+    # Never ship a collapse when a plain stream exists: the float fit quantized after training
+    # (COIN's way, largest depth that fits) is written instead if it decodes better.
+    qat_psnr = psnr(decode(data), image) if len(data) <= limit else -math.inf
+    plain = _plain_stream(float_fit.best, config, limit, height, width)
+    if plain is not None and psnr(decode(plain), image) > qat_psnr:
+        warnings.append(f"the {bits}-bit QAT network decoded at {qat_psnr:.2f} dB, below the float fit quantized "
+                        "after training; wrote that instead (a COIN stream)")
+        data = plain
+    if len(data) > limit:
+        raise DataError(f"no {bits}-bit stream of a {config.hidden_layers}x{config.width} network fits "
+                        f"{options.bpp} bpp")
+    flat = coin._flat_psnr(image)
+    if max(qat_psnr, qat.best_score) < flat + 1.0:
+        warnings.append(f"the result is no better than a flat image ({flat:.2f} dB): {bits}-bit QAT does not "
+                        "train this network yet (2 bits is known to fail; see the README)")
+    sizes = [math.prod(s) for s in config.tensor_shapes()]
+    depth = weight_bits(tb, sizes)
+    return Fitted(data=data, config=f"{config.hidden_layers}x{config.width} SIREN, {depth}-bit QAT weights"
+                  + ("" if qb else ", 16-bit biases"),
+                  steps=float_fit.steps + qat.steps, best_step=float_fit.steps + qat.best_step,
+                  restarts=float_fit.restarts + qat.restarts, warnings=warnings,
+                  details={"architecture": f"{config.hidden_layers}x{config.width}", "bits": depth,
+                           "tensor_bits": tb, "parameters": config.num_params(),
+                           "float_psnr": float_fit.best_score, "qat_psnr": qat.best_score})
+
+
+def _plain_stream(tensors: list[np.ndarray], config: SirenConfig, limit: float, height: int,
+                  width: int) -> bytes | None:
+    """COIN's stream of float tensors: the largest depth (first layer 14) whose file fits."""
+    from ..ratecontrol import largest_fitting
+    from . import coin
+
+    streams: dict[int, bytes] = {}
+
+    def size_at(b: int) -> int:
+        streams[b] = coin.build_stream(tensors, config, coin.tensor_bits(config, b), height, width)
+        return len(streams[b])
+
+    b = largest_fitting(range(16, 1, -1), size_at, limit)
+    return None if b is None else streams[b]
+
+
+def _scaled_bf16(bits: int, factor: float) -> int:
+    from ..quantize import from_bf16_bits, to_bf16_bits
+
+    return to_bf16_bits(float(from_bf16_bits(bits)) * factor)
+
+
+def bench_options(name: str, rate: float) -> dict[str, Any] | None:
+    """Bench names: ``qat``, ``qat<bits>``, ``qat<bits>w`` (biases at 16 bits); None for others."""
+    if name == "qat":
+        return {"bpp": rate}
+    depth, biases = (name[3:-1], False) if name.endswith("w") else (name[3:], True)
+    if name.startswith("qat") and depth.isdigit() and 2 <= int(depth) <= 16:
+        return {"bpp": rate, "bits": int(depth), "quantize_biases": biases}
+    return None

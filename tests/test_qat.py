@@ -1,0 +1,78 @@
+"""The QAT method: round trip exactly what the encoder evaluated, options, bench names, golden stream."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from inrcodec.bitstream import bf16_value
+from inrcodec.decoder import decode, decode_parameters, describe
+from inrcodec.encoder import encode
+from inrcodec.errors import OptionError
+from inrcodec.methods import EncodeOptions, qat
+from inrcodec.quantize import from_bf16_bits, to_bf16_bits
+from inrcodec.siren import SirenConfig
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def test_stream_decodes_to_alpha_times_the_levels(small_image):
+    res = encode(small_image, EncodeOptions(bpp=None, method="qat", steps=120,
+                                            method_options={"arch": (3, 12), "bits": 4}))
+    opened, tensors = decode_parameters(res.data)
+    assert opened.method.NAME == "qat" and describe(res.data)["method"] == "qat"
+    assert [r.bits for r in opened.stream.tensors] == [14, 14] + [4] * 6  # first layer at 14 bits by default
+    for t, rec in zip(tensors, opened.stream.tensors):
+        q = t.reshape(-1) / np.float32(bf16_value(rec.step_bf16))
+        assert rec.offset_bf16 == 0 and np.array_equal(q, np.rint(q))
+        assert np.abs(q).max() <= (1 << (rec.bits - 1)) - 1
+
+
+def test_the_decoder_rebuilds_exactly_the_hard_quantized_weights():
+    cfg = SirenConfig(2, 5)
+    rng = np.random.default_rng(0)
+    bits = qat.tensor_bits(cfg, 3)
+    ints = [rng.integers(-qat.max_level(b), qat.max_level(b) + 1, int(np.prod(s))).astype(np.int32)
+            for s, b in zip(cfg.tensor_shapes(), bits)]
+    alphas = [to_bf16_bits(float(a)) for a in rng.uniform(1e-3, 1e-1, len(ints))]
+    _, tensors = decode_parameters(qat.build_stream(ints, alphas, bits, cfg, 7, 9))
+    for t, q, a in zip(tensors, ints, alphas):
+        assert np.array_equal(t.reshape(-1), q.astype(np.float32) * from_bf16_bits(a))
+
+
+def test_biases_can_stay_at_16_bits():
+    cfg = SirenConfig(3, 12)
+    assert qat.tensor_bits(cfg, 4, quantize_biases=False) == [4, 16] * 4
+    assert qat.tensor_bits(cfg, 4, first_layer_bits=14) == [14, 14] + [4] * 6
+
+
+def test_budget_is_honoured(small_image):
+    res = encode(small_image, EncodeOptions(bpp=3.0, method="qat", steps=60, method_options={"bits": 4}))
+    assert res.bpp <= 3.0
+
+
+@pytest.mark.parametrize("options", [{"bits": 1}, {"bits": 17}, {"colour": 2}, {"arch": (0, 3)}])
+def test_bad_options(options):
+    with pytest.raises(OptionError):
+        qat.check_options(EncodeOptions(method="qat", method_options=options))
+
+
+def test_bench_names():
+    assert qat.bench_options("qat", 0.3) == {"bpp": 0.3}
+    assert qat.bench_options("qat4", 0.3) == {"bpp": 0.3, "bits": 4, "quantize_biases": True}
+    assert qat.bench_options("qat4w", 0.3) == {"bpp": 0.3, "bits": 4, "quantize_biases": False}
+    assert qat.bench_options("qat1", 0.3) is None and qat.bench_options("coin", 0.3) is None
+
+
+def test_golden_qat_stream_decodes_bit_exactly():
+    data = (DATA / "golden_v2_qat.inr").read_bytes()
+    _, tensors = decode_parameters(data)
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(np.ascontiguousarray(t, dtype="<f4").tobytes())
+    assert h.hexdigest() == (DATA / "golden_v2_qat.sha256").read_text().split()[0]
+    expected = np.asarray(Image.open(DATA / "golden_v2_qat.png")).astype(int)
+    assert np.abs(decode(data).astype(int) - expected).max() <= 1

@@ -1,0 +1,50 @@
+"""The soft quantizer: tends to the hard one, finite gradients at every depth, ternary at 2 bits."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from inrcodec.quantize import from_bf16_bits
+from inrcodec.softquant import SoftQuantizer, soft_levels, temperature_at
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 8, 16])
+def test_soft_tends_to_hard_as_temperature_grows(bits):
+    levels = (1 << (bits - 1)) - 1
+    gen = torch.Generator().manual_seed(bits)
+    k = torch.randint(-levels - 3, levels + 4, (2000,), generator=gen).float()
+    z = k + (torch.rand(2000, generator=gen) - 0.5) * 0.8  # at least 0.1 from every boundary
+    hard = torch.clamp(torch.round(z), -levels, levels)
+    errors = [float((soft_levels(z, levels, t) - hard).abs().max()) for t in (10.0, 100.0, 1000.0)]
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-3
+
+
+@pytest.mark.parametrize("bits", [2, 3, 4, 6, 8, 16])
+def test_gradients_are_finite_at_every_depth(bits):
+    w = torch.randn(64, 16, requires_grad=True)
+    q = SoftQuantizer(w, bits)
+    for t in (1.0, 10.0, 1000.0):
+        w.grad = None
+        q.zero_grad()
+        q(w, t).square().sum().backward()
+        grads = [w.grad, q.log_alpha.grad, q.log_beta.grad]
+        assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_two_bits_is_ternary_and_hard_matches_dequantized():
+    w = torch.randn(200)
+    q = SoftQuantizer(w, 2)
+    levels, alpha_bits = q.hard(w)
+    assert set(levels.tolist()) <= {-1, 0, 1} and {-1, 1} <= set(levels.tolist())
+    assert torch.equal(q.dequantized(w), levels.to(torch.float32) * float(from_bf16_bits(alpha_bits)))
+
+
+def test_initialization_does_not_clip_the_largest_weight():
+    w = torch.tensor([0.5, -2.0, 1.0, 0.1])
+    levels, _ = SoftQuantizer(w, 8).hard(w)
+    assert levels.tolist()[1] == -127 and abs(levels.tolist()[0]) < 127
+
+
+def test_temperature_rises_from_start_to_end():
+    assert temperature_at(0.0) == pytest.approx(10.0) and temperature_at(1.0) == pytest.approx(1000.0)
+    assert temperature_at(0.5) == pytest.approx(100.0)
