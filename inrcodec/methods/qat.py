@@ -165,7 +165,8 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     # (COIN's way, largest depth that fits) is written instead if it decodes better.
     qat_psnr = psnr(decode(data), image) if len(data) <= limit else -math.inf
     plain = _plain_stream(float_fit.best, config, limit, height, width)
-    if plain is not None and psnr(decode(plain), image) > qat_psnr:
+    fell_back = plain is not None and psnr(decode(plain), image) > qat_psnr
+    if fell_back:
         warnings.append(f"the {bits}-bit QAT network decoded at {qat_psnr:.2f} dB, below the float fit quantized "
                         "after training; wrote that instead (a COIN stream)")
         data = plain
@@ -177,14 +178,20 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
         warnings.append(f"the result is no better than a flat image ({flat:.2f} dB): {bits}-bit QAT does not "
                         "train this network yet (2 bits is known to fail; see the README)")
     sizes = [math.prod(s) for s in config.tensor_shapes()]
+    if fell_back:
+        from ..decoder import open_stream
+
+        tb = [t.bits for t in open_stream(data).stream.tensors]
     depth = weight_bits(tb, sizes)
-    return Fitted(data=data, config=f"{config.hidden_layers}x{config.width} SIREN, {depth}-bit QAT weights"
-                  + ("" if qb else ", 16-bit biases"),
+    kind = "weights quantized after training (QAT fell back)" if fell_back else "QAT weights"
+    return Fitted(data=data, config=f"{config.hidden_layers}x{config.width} SIREN, {depth}-bit {kind}"
+                  + ("" if qb or fell_back else ", 16-bit biases"),
                   steps=float_fit.steps + qat.steps, best_step=float_fit.steps + qat.best_step,
                   restarts=float_fit.restarts + qat.restarts, warnings=warnings,
                   details={"architecture": f"{config.hidden_layers}x{config.width}", "bits": depth,
                            "tensor_bits": tb, "parameters": config.num_params(),
-                           "float_psnr": float_fit.best_score, "qat_psnr": qat.best_score})
+                           "float_psnr": float_fit.best_score, "qat_psnr": qat.best_score,
+                           "fell_back": fell_back})
 
 
 def _plain_stream(tensors: list[np.ndarray], config: SirenConfig, limit: float, height: int,
