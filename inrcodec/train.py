@@ -54,6 +54,7 @@ class LoopOptions:
     # least ``floor_min_step`` steps): for codecs, a flat image's PSNR plus a margin.
     floor_score: float | None = None
     floor_min_step: int = 300
+    score_at_start: bool = False  # also score the starting point (fine-tuning must not ship worse than it)
     on_progress: Callable[[Progress], None] | None = field(default=None, repr=False)
 
 
@@ -128,6 +129,9 @@ def run(module: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
         last_score = score_fn()
         if last_score > best_score:
             best_score, best_step, best = last_score, step, keep_fn()
+
+    if options.score_at_start:
+        evaluate(0)
 
     # A time budget becomes a step count: time steps 10..40 (after any compilation), then
     # re-estimate from the recent step rate until 75% of the run, in case the machine's load

@@ -19,16 +19,18 @@ def test_soft_tends_to_hard_as_temperature_grows(bits):
     assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-3
 
 
+@pytest.mark.parametrize("tied", [True, False])
 @pytest.mark.parametrize("bits", [2, 3, 4, 6, 8, 16])
-def test_gradients_are_finite_at_every_depth(bits):
+def test_gradients_are_finite_at_every_depth(bits, tied):
     w = torch.randn(64, 16, requires_grad=True)
-    q = SoftQuantizer(w, bits)
+    q = SoftQuantizer(w, bits, tied=tied)
     for t in (1.0, 10.0, 1000.0):
         w.grad = None
         q.zero_grad()
         q(w, t).square().sum().backward()
-        grads = [w.grad, q.log_alpha.grad, q.log_beta.grad]
+        grads = [w.grad, q.log_alpha.grad] + ([] if tied else [q.log_beta.grad])
         assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert (q.log_beta.grad is None) == tied  # tied: one learned step, beta = 1 / alpha
 
 
 def test_two_bits_is_ternary_and_hard_matches_dequantized():
@@ -41,10 +43,21 @@ def test_two_bits_is_ternary_and_hard_matches_dequantized():
 
 def test_initialization_does_not_clip_the_largest_weight():
     w = torch.tensor([0.5, -2.0, 1.0, 0.1])
-    levels, _ = SoftQuantizer(w, 8).hard(w)
-    assert levels.tolist()[1] == -127 and abs(levels.tolist()[0]) < 127
+    q = SoftQuantizer(w, 8)
+    levels, _ = q.hard(w)
+    assert float(q.log_beta.exp()) * 2.0 <= 127.0 + 1e-4  # inside the range: nothing clipped
+    assert levels.tolist()[1] in (-127, -126) and abs(levels.tolist()[0]) < 127
 
 
 def test_temperature_rises_from_start_to_end():
     assert temperature_at(0.0) == pytest.approx(10.0) and temperature_at(1.0) == pytest.approx(1000.0)
     assert temperature_at(0.5) == pytest.approx(100.0)
+
+
+def test_straight_through_forward_is_the_hard_quantizer():
+    w = torch.randn(50, requires_grad=True)
+    q = SoftQuantizer(w, 4)
+    y = q(w, None)
+    assert torch.equal(y.detach(), q.dequantized(w))
+    y.sum().backward()
+    assert torch.isfinite(w.grad).all() and (w.grad != 0).any()

@@ -94,3 +94,16 @@ def test_a_run_below_the_floor_stops_at_half_way_as_stalled():
     res = train.run(module, opt, loss_fn, lambda: 2.0, lambda: None,
                     train.LoopOptions(steps=1000, floor_score=1.0, floor_min_step=300))
     assert not res.stalled and res.steps == 1000
+
+
+def test_the_starting_point_can_be_scored():
+    module, opt, loss_fn = _quadratic()
+    calls = [0]
+
+    def score() -> float:
+        calls[0] += 1
+        return 5.0 if calls[0] == 1 else 0.0  # the start is the best
+
+    res = train.run(module, opt, loss_fn, score, lambda: calls[0],
+                    train.LoopOptions(steps=100, score_at_start=True, warmup_steps=10))
+    assert res.best_step == 0 and res.best == 1

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError, OptionError
-from ..quantize import max_level, weight_bits
+from ..quantize import from_bf16_bits, max_level, weight_bits
 from ..siren import SirenConfig
 from . import METHOD_IDS, EncodeOptions, Fitted
 from .coin import SECTION, describe, layout, pack_section, read_section, reconstruct, work_per_pixel  # noqa: F401
@@ -30,7 +30,9 @@ FIRST_LAYER_BITS = 14  # 4-bit weights on a 96x64 crop: 28.19 dB with the first 
 # depths use the planner's depth - 0.5.
 CODED_BITS: dict[int, float] = {2: 0.9, 3: 2.1, 4: 3.3}
 BIAS_BITS = 16  # biases that are not quantization-aware keep this post-training depth
-_OPTION_KEYS = {"arch", "bits", "quantize_biases", "first_layer_bits", "lr", "compile"}
+_OPTION_KEYS = {"arch", "bits", "quantize_biases", "first_layer_bits", "lr", "qat_lr_scale", "quantizer",
+                "compile"}
+QAT_LR_SCALE = 0.25  # the quantization-aware phase's learning rate, as a fraction of the float phase's
 
 
 def check_options(options: EncodeOptions) -> None:
@@ -47,6 +49,8 @@ def check_options(options: EncodeOptions) -> None:
         raise OptionError(f"--arch {arch[0]}x{arch[1]}: layers must be 1..64 and width 1..1024")
     if arch is None and options.bpp is None:
         raise OptionError("give a bpp budget or an architecture")
+    if options.method_options.get("quantizer", "soft") not in ("soft", "ste"):
+        raise OptionError("qat's quantizer is soft (Quantization Networks) or ste (straight-through)")
 
 
 def tensor_bits(config: SirenConfig, bits: int, quantize_biases: bool = True,
@@ -113,9 +117,9 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     gen = torch.Generator().manual_seed(options.seed + 1)
     n_pixels, batch = coords.shape[0], min(16384, coords.shape[0])
     module = torch.nn.ModuleDict({"model": model, "quantizers": quantizers})
-    opt = torch.optim.Adam(module.parameters(), lr=lr / 4)
+    opt = torch.optim.Adam(module.parameters(), lr=lr * opts.get("qat_lr_scale", QAT_LR_SCALE))
 
-    def forward(x: torch.Tensor, temperature: float) -> torch.Tensor:
+    def forward(x: torch.Tensor, temperature: float | None) -> torch.Tensor:
         h = x
         layers = list(zip(model.tensors()[0::2], model.tensors()[1::2], quantizers[0::2], quantizers[1::2]))
         for k, (w, b, qw, qbias) in enumerate(layers):
@@ -124,9 +128,12 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
                 h = torch.sin(config.w0 * h)
         return h
 
+    straight_through = opts.get("quantizer", "soft") == "ste"
+
     def loss_fn(progress: float) -> torch.Tensor:
         idx = torch.randint(n_pixels, (batch,), generator=gen).to(dev)
-        return torch.mean((forward(coords[idx], temperature_at(progress)) - target[idx]) ** 2)
+        temperature = None if straight_through else temperature_at(progress)
+        return torch.mean((forward(coords[idx], temperature) - target[idx]) ** 2)
 
     def hard_values() -> list[np.ndarray]:
         return [q.dequantized(t).cpu().numpy() for q, t in zip(quantizers, model.tensors())]
@@ -143,10 +150,13 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
         out = []
         for q, t in zip(quantizers, model.tensors()):
             levels, alpha = q.hard(t)
-            out.append((levels.cpu().numpy().reshape(-1), alpha, t.detach().cpu().numpy().reshape(-1),
-                        float(q.log_beta.detach().exp())))
+            beta = 1.0 / float(from_bf16_bits(alpha)) if q.tied else float(q.log_beta.detach().exp())
+            out.append((levels.cpu().numpy().reshape(-1), alpha, t.detach().cpu().numpy().reshape(-1), beta))
         return out
 
+    # Fine-tuning starts from the float fit quantized (what post-training quantization gives):
+    # that point is scored too, so the phase can only improve on it.
+    loop.score_at_start = True
     qat = train.run(module, opt, loss_fn, score_fn, keep_fn, loop)
     limit = options.bpp * height * width / 8 if options.bpp is not None else math.inf
     data = build_stream([k[0] for k in qat.best], [k[1] for k in qat.best], tb, config, height, width)
