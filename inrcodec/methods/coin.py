@@ -195,12 +195,19 @@ def plan_architecture(bpp: float, height: int, width: int, channels: int, bits: 
 
 def check_options(options: EncodeOptions) -> None:
     """Refuse COIN options that no image can satisfy."""
-    unknown = set(options.method_options) - _OPTION_KEYS
+    check_siren_options(options, NAME, _OPTION_KEYS)
+
+
+def check_siren_options(options: EncodeOptions, name: str, keys: set[str], bit_keys: tuple[str, ...] = ("bits",)
+                        ) -> None:
+    """The checks every SIREN method shares: known keys, depths in 2..16, an architecture in range."""
+    unknown = set(options.method_options) - keys
     if unknown:
-        raise OptionError(f"coin takes no option {', '.join(sorted(unknown))}")
-    bits = options.method_options.get("bits")
-    if bits is not None and not 2 <= bits <= 16:
-        raise OptionError(f"--bits must be in 2..16 for coin, got {bits}")
+        raise OptionError(f"{name} takes no option {', '.join(sorted(unknown))}")
+    for key in bit_keys:
+        bits = options.method_options.get(key)
+        if bits is not None and not 2 <= bits <= 16:
+            raise OptionError(f"--{key.replace('_', '-')} must be in 2..16 for {name}, got {bits}")
     arch = options.method_options.get("arch")
     if arch is not None and not (1 <= arch[0] <= 64 and 1 <= arch[1] <= 1024):
         raise OptionError(f"--arch {arch[0]}x{arch[1]}: layers must be 1..64 and width 1..1024")

@@ -37,18 +37,9 @@ QAT_LR_SCALE = 0.25  # the quantization-aware phase's learning rate, as a fracti
 
 def check_options(options: EncodeOptions) -> None:
     """Refuse QAT options that no image can satisfy."""
-    unknown = set(options.method_options) - _OPTION_KEYS
-    if unknown:
-        raise OptionError(f"qat takes no option {', '.join(sorted(unknown))}")
-    for key in ("bits", "first_layer_bits"):
-        b = options.method_options.get(key)
-        if b is not None and not 2 <= b <= 16:
-            raise OptionError(f"--bits must be in 2..16 for qat, got {b}")
-    arch = options.method_options.get("arch")
-    if arch is not None and not (1 <= arch[0] <= 64 and 1 <= arch[1] <= 1024):
-        raise OptionError(f"--arch {arch[0]}x{arch[1]}: layers must be 1..64 and width 1..1024")
-    if arch is None and options.bpp is None:
-        raise OptionError("give a bpp budget or an architecture")
+    from .coin import check_siren_options
+
+    check_siren_options(options, NAME, _OPTION_KEYS, ("bits", "first_layer_bits"))
     if options.method_options.get("quantizer", "soft") not in ("soft", "ste"):
         raise OptionError("qat's quantizer is soft (Quantization Networks) or ste (straight-through)")
 
