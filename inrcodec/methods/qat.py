@@ -1,11 +1,12 @@
-"""QAT: a SIREN trained through the soft quantizer of Quantization Networks (Yang et al., 2019).
+"""QAT: a SIREN trained for its quantizer (Quantization Networks' soft quantizer, or straight-through).
 
 The stream is a COIN stream (same section, tensors and decoding; the decode side below is
 COIN's), but the weights were trained for their quantizer: each tensor stores integer levels in
 [-L, L] (L = 2^(bits-1) - 1; 2 bits is ternary) and its learned ``alpha`` as the quantizer step
-(offset 0). The encoder first fits in float (half the run, as COIN), then fine-tunes weights,
-alpha and beta through the soft quantizer with a rising temperature (the other half), keeping
-the snapshot whose hard-quantized network (what the decoder sees) scores best.
+(offset 0). The encoder first fits in float (half the run, as COIN), then fine-tunes weights and
+steps through the quantizer (the other half): by default hard rounding with a straight-through
+gradient (measured better here), or the soft quantizer with a rising temperature. It keeps the
+snapshot whose hard-quantized network (what the decoder sees) scores best.
 """
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ BIAS_BITS = 16  # biases that are not quantization-aware keep this post-training
 _OPTION_KEYS = {"arch", "bits", "quantize_biases", "first_layer_bits", "lr", "qat_lr_scale", "quantizer",
                 "compile"}
 QAT_LR_SCALE = 0.25  # the quantization-aware phase's learning rate, as a fraction of the float phase's
+# Straight-through rounding beat the soft quantizer on kodim23 at 0.3 bpp, 2000 steps
+# (bench/qat_probe.py): 8 bits 30.01 against 28.78 dB, 4 bits 27.02 against 24.61 dB. The soft
+# quantizer of Quantization Networks stays available as quantizer "soft".
+DEFAULT_QUANTIZER = "ste"
 
 
 def check_options(options: EncodeOptions) -> None:
@@ -40,7 +45,7 @@ def check_options(options: EncodeOptions) -> None:
     from .coin import check_siren_options
 
     check_siren_options(options, NAME, _OPTION_KEYS, ("bits", "first_layer_bits"))
-    if options.method_options.get("quantizer", "soft") not in ("soft", "ste"):
+    if options.method_options.get("quantizer", DEFAULT_QUANTIZER) not in ("soft", "ste"):
         raise OptionError("qat's quantizer is soft (Quantization Networks) or ste (straight-through)")
 
 
@@ -119,7 +124,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
                 h = torch.sin(config.w0 * h)
         return h
 
-    straight_through = opts.get("quantizer", "soft") == "ste"
+    straight_through = opts.get("quantizer", DEFAULT_QUANTIZER) == "ste"
 
     def loss_fn(progress: float) -> torch.Tensor:
         idx = torch.randint(n_pixels, (batch,), generator=gen).to(dev)
