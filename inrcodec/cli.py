@@ -55,11 +55,11 @@ def _run(fn: Callable[[], None]) -> None:
         _fail(*known)
 
 
-def _check_device(device: str) -> None:
-    """Usage error unless ``device`` is cpu or cuda[:N] and CUDA is there when asked for."""
+def _check_device(device: str, probe: bool = True) -> None:
+    """Usage error unless ``device`` is cpu or cuda[:N] and, with ``probe``, CUDA is there."""
     if device not in ("cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):
         raise OptionError(f"--device must be cpu or cuda, got {device!r}")
-    if device.startswith("cuda"):
+    if probe and device.startswith("cuda"):
         import torch
         if not torch.cuda.is_available():
             raise OptionError("--device cuda: no CUDA device is available")
@@ -291,8 +291,7 @@ def bench(
             raise OptionError(f"--rates must be numbers separated by commas, got {rates!r}") from None
         if not rate_list or min(rate_list) <= 0 or not all(r < float("inf") for r in rate_list):
             raise OptionError("--rates needs positive numbers")
-        if device not in ("cpu", "cuda") and not (device.startswith("cuda:") and device[5:].isdigit()):
-            raise OptionError(f"--device must be cpu or cuda, got {device!r}")  # no CUDA probe: workers fork
+        _check_device(device, probe=False)  # no CUDA call in the parent: the workers fork
         command = "inrcodec " + " ".join(_ARGV)
         out_dir = Path(out or Path("bench-results") / Path(target).name)
         if report_only:
