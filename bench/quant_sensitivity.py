@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--bits", type=int, default=8)
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--out", default="quant-sensitivity.md", help="file name under bench/results")
     args = ap.parse_args()
     torch.set_num_threads(1)
     (path,) = kodak(args.data_dir, names=[args.image])
@@ -53,7 +54,7 @@ def main() -> None:
     names = [f"layer {i // 2} {'weight' if i % 2 == 0 else 'bias'} {tuple(s)}"
              for i, s in enumerate(config.tensor_shapes())]
     out = [f"Command: `python bench/quant_sensitivity.py --image {args.image} --arch {args.arch} --steps {args.steps} "
-           f"--bits {args.bits}`; machine: {platform.machine()}, 1 thread, torch {torch.__version__}; "
+           f"--bits {args.bits} --out {args.out}`; machine: {platform.machine()}, 1 thread, torch {torch.__version__}; "
            f"date: {datetime.date.today().isoformat()}.", "",
            f"{args.arch} fitted to {args.image} for {args.steps} steps: {float_psnr:.2f} dB with float weights.", "",
            f"PSNR lost when only one tensor is quantized to {args.bits} bits:", "",
@@ -71,7 +72,7 @@ def main() -> None:
             size = len(build_stream(tensors, config, bits, h, w))
             out.append(f"| {first} | {rest} | {score(values):.2f} | {size} |")
     text = "\n".join(out) + "\n"
-    (RESULTS / "quant-sensitivity.md").write_text(text)
+    (RESULTS / args.out).write_text(text)
     print(text)
 
 
