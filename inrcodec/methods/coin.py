@@ -226,41 +226,63 @@ def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed
     import torch
 
     from .. import train
-    from ..metrics import psnr
     from ..quantize import quantize
-    from ..siren import Siren, coordinate_grid, render
+    from ..siren import Siren
 
     dev = torch.device(device)
-    height, width, channels = image.shape
     gen = torch.Generator().manual_seed(seed)
     model = Siren(config, generator=gen).to(dev)
     evaluator = Siren(config).to(dev)
-    coords = coordinate_grid(height, width).to(dev)
-    target = torch.from_numpy(image.reshape(-1, channels).astype(np.float32) / 255.0).to(dev)
-    n_pixels = coords.shape[0]
-    batch = min(16384, n_pixels)
+    batches = pixel_batches(image, dev, gen)
     if compile is None:  # compiling costs 5-30 s and pays back over long runs only
         compile = (loop.steps or 0) >= 3000 or (loop.steps is None and loop.budget_seconds >= 120)
     forward = torch.compile(model) if compile else model
     opt = torch.optim.Adam(model.parameters(), lr=loop.lr)
 
     def loss_fn(progress: float) -> torch.Tensor:
-        idx = torch.randint(n_pixels, (batch,), generator=gen).to(dev)
-        return torch.mean((forward(coords[idx]) - target[idx]) ** 2)
-
-    # Snapshots are scored on at most ~1M pixels (a regular subgrid of larger images), so the
-    # few scored snapshots cost little whatever the image size.
-    stride = max(1, math.ceil(math.sqrt(height * width / (1 << 20))))
+        coords, target = batches()
+        return torch.mean((forward(coords) - target) ** 2)
 
     def score_fn() -> float:
         values = [quantize(t.detach().cpu().numpy(), b).dequantize() for t, b in zip(model.tensors(), eval_bits)]
         evaluator.load_tensors(values)
-        return psnr(render(evaluator, height, width, stride=stride), image[::stride, ::stride])
+        return subgrid_psnr(evaluator, image)
 
     def keep_fn() -> list[np.ndarray]:
         return [t.detach().cpu().numpy().copy() for t in model.tensors()]
 
     return train.run(model, opt, loss_fn, score_fn, keep_fn, loop)
+
+
+def pixel_batches(image: np.ndarray, device, generator):
+    """A function returning random mini-batches of (coordinates, colours in [0, 1]) of ``image``,
+    16384 pixels each (or all of a smaller image), drawn from ``generator``."""
+    import torch
+
+    from ..siren import coordinate_grid
+
+    height, width, channels = image.shape
+    coords = coordinate_grid(height, width).to(device)
+    target = torch.from_numpy(image.reshape(-1, channels).astype(np.float32) / 255.0).to(device)
+    n_pixels = coords.shape[0]
+    batch = min(16384, n_pixels)
+
+    def draw():
+        idx = torch.randint(n_pixels, (batch,), generator=generator).to(device)
+        return coords[idx], target[idx]
+
+    return draw
+
+
+def subgrid_psnr(model, image: np.ndarray) -> float:
+    """PSNR of a SIREN on at most ~1M pixels of ``image`` (a regular subgrid of larger images), so
+    scoring a snapshot costs little whatever the image size."""
+    from ..metrics import psnr
+    from ..siren import render
+
+    height, width, _ = image.shape
+    stride = max(1, math.ceil(math.sqrt(height * width / (1 << 20))))
+    return psnr(render(model, height, width, stride=stride), image[::stride, ::stride])
 
 
 def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:

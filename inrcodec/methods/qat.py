@@ -23,7 +23,7 @@ from .coin import SECTION, describe, layout, pack_section, read_section, reconst
 
 ID = METHOD_IDS["qat"]
 NAME = "qat"
-SUMMARY = "SIREN trained through a soft quantizer (Quantization Networks), 2 to 16 bits"
+SUMMARY = "SIREN trained for its quantizer (straight-through, or Quantization Networks' soft one), 2 to 16 bits"
 VARIANTS = "qat (rate control at 8 bits), qat<bits> (e.g. qat2, qat4), qat<bits>w (biases kept at 16 bits)"
 # The depth measured best so far: kodim23 at 0.3 bpp, 2000 steps, straight-through: 8 bits 30.01 dB,
 # 4 bits 27.02 dB (bench/qat_probe.py); lower depths did worse still. Re-measure on more images.
@@ -80,7 +80,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     from .. import train
     from ..decoder import decode
     from ..metrics import psnr
-    from ..siren import Siren, coordinate_grid, render
+    from ..siren import Siren
     from ..softquant import SoftQuantizer, temperature_at
     from . import coin
 
@@ -109,11 +109,8 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     model = Siren(config).to(dev)
     model.load_tensors(float_fit.best)
     quantizers = torch.nn.ModuleList(SoftQuantizer(t, b) for t, b in zip(model.tensors(), tb)).to(dev)
-    soft = Siren(config).to(dev)  # holds the soft-quantized values in each forward pass
-    coords = coordinate_grid(height, width).to(dev)
-    target = torch.from_numpy(image.reshape(-1, channels).astype(np.float32) / 255.0).to(dev)
-    gen = torch.Generator().manual_seed(options.seed + 1)
-    n_pixels, batch = coords.shape[0], min(16384, coords.shape[0])
+    evaluator = Siren(config).to(dev)  # the hard-quantized network, for scoring snapshots
+    batches = coin.pixel_batches(image, dev, torch.Generator().manual_seed(options.seed + 1))
     module = torch.nn.ModuleDict({"model": model, "quantizers": quantizers})
     opt = torch.optim.Adam(module.parameters(), lr=lr * opts.get("qat_lr_scale", QAT_LR_SCALE))
 
@@ -129,18 +126,13 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     straight_through = opts.get("quantizer", DEFAULT_QUANTIZER) == "ste"
 
     def loss_fn(progress: float) -> torch.Tensor:
-        idx = torch.randint(n_pixels, (batch,), generator=gen).to(dev)
+        coords, target = batches()
         temperature = None if straight_through else temperature_at(progress)
-        return torch.mean((forward(coords[idx], temperature) - target[idx]) ** 2)
-
-    def hard_values() -> list[np.ndarray]:
-        return [q.dequantized(t).cpu().numpy() for q, t in zip(quantizers, model.tensors())]
-
-    stride = max(1, math.ceil(math.sqrt(height * width / (1 << 20))))
+        return torch.mean((forward(coords, temperature) - target) ** 2)
 
     def score_fn() -> float:
-        soft.load_tensors(hard_values())
-        return psnr(render(soft, height, width, stride=stride), image[::stride, ::stride])
+        evaluator.load_tensors([q.dequantized(t).cpu().numpy() for q, t in zip(quantizers, model.tensors())])
+        return coin.subgrid_psnr(evaluator, image)
 
     def keep_fn() -> list[tuple[np.ndarray, int, np.ndarray, float]]:
         """Per tensor: the hard levels and alpha (what is written), and the float weight and beta
