@@ -50,14 +50,24 @@ def open_stream(data: bytes, limits: DecodeLimits = DecodeLimits()) -> Opened:
     if len(shapes) != len(stream.tensors):
         raise BitstreamError(f"{method.NAME} stream has {len(stream.tensors)} tensor records, "
                              f"its section implies {len(shapes)}")
-    n_params = sum(math.prod(s) for s in shapes)
+    opened = Opened(stream, method, params, shapes)
+    check_limits(opened, limits)
+    return opened
+
+
+def check_limits(o: Opened, limits: DecodeLimits) -> None:
+    """LimitError if decoding ``o`` needs more pixels, parameters or work than ``limits`` allow."""
+    s = o.stream
+    if s.width * s.height > limits.max_pixels:
+        raise LimitError(f"image of {s.width}x{s.height} exceeds the limit of {limits.max_pixels} pixels "
+                         "(raise it with --max-pixels)")
+    n_params = sum(math.prod(shape) for shape in o.shapes)
     if n_params > limits.max_parameters:
         raise LimitError(f"{n_params} parameters exceed the limit of {limits.max_parameters}")
-    work = method.work_per_pixel(params, stream.channels) * stream.width * stream.height
+    work = o.method.work_per_pixel(o.params, s.channels) * s.width * s.height
     if work > limits.max_work:
         raise LimitError(f"decoding needs {work:.3g} multiply-adds, over the limit of {limits.max_work:.3g} "
                          "(raise it with --max-work)")
-    return Opened(stream, method, params, shapes)
 
 
 def decode_parameters(data: bytes, limits: DecodeLimits = DecodeLimits()) -> tuple[Opened, list[np.ndarray]]:
@@ -81,7 +91,7 @@ def describe(data: bytes) -> dict[str, Any]:
     also describes streams over the decoder's limits (``within_limits`` says whether they are)."""
     o = open_stream(data, _DESCRIBE_LIMITS)
     try:
-        open_stream(data)
+        check_limits(o, DecodeLimits())
         within = True
     except LimitError:
         within = False
