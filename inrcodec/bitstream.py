@@ -63,7 +63,7 @@ HEADER_FIELDS: list[Field] = [
 SECTION_LENGTH_FIELDS: list[Field] = [Field("section_bytes", "H", "bytes of the method section that follow")]
 TENSOR_COUNT_FIELDS: list[Field] = [Field("tensor_count", "H", "number of tensor records that follow")]
 TENSOR_FIELDS: list[Field] = [
-    Field("bits", "B", "symbol depth b: integers lie in [-(2^(b-1)-1), 2^(b-1)-1]", 2, 16),
+    Field("bits", "B", "symbol depth b: integers lie in [-(2^(b-1)-1), 2^(b-1)-1]; at 1 bit, -1 or +1", 1, 16),
     Field("model", "B", "entropy model id (0 Laplace, 1 Gaussian)", choices=tuple(MODEL_NAMES)),
     Field("offset_bf16", "H", "quantizer offset, bfloat16 bits"),
     Field("step_bf16", "H", "quantizer step, bfloat16 bits"),
@@ -190,7 +190,7 @@ def check_record(t: TensorRecord, k: int) -> None:
         raise BitstreamError(f"tensor record {k}: quantizer step is {step} (must be finite and positive)")
     if not (math.isfinite(scale) and scale > 0):
         raise BitstreamError(f"tensor record {k}: entropy model scale is {scale} (must be finite and positive)")
-    if abs(offset) + step * ((1 << (t.bits - 1)) - 1) > _F32_MAX:
+    if abs(offset) + step * max(1, (1 << (t.bits - 1)) - 1) > _F32_MAX:
         raise BitstreamError(f"tensor record {k}: offset and step overflow float32 at {t.bits} bits")
 
 
@@ -206,8 +206,8 @@ def pack(stream: Stream) -> bytes:
     out += stream.section
     out += pack_fields(TENSOR_COUNT_FIELDS, {"tensor_count": len(stream.tensors)})
     for k, t in enumerate(stream.tensors):
-        check_record(t, k)
         out += pack_fields(TENSOR_FIELDS, t.__dict__)
+        check_record(t, k)
     out += pack_fields(PAYLOAD_FIELDS, {"payload_words": len(stream.payload) // 4})
     out += stream.payload
     out += struct.pack(fmt(CRC_FIELDS), zlib.crc32(out))

@@ -124,7 +124,7 @@ def encode(
     bpp: Optional[float] = typer.Option(None, "-b", "--bpp", help="Whole-file budget in bits per pixel (default 0.3)."),
     method: str = typer.Option("coin", "--method", help="Coding method: coin or qat (inrcodec bench --methods lists them)."),
     arch: Optional[str] = typer.Option(None, "--arch", help="coin: fixed architecture LAYERSxWIDTH, e.g. 10x28 (COIN's 0.3 bpp)."),
-    bits: Optional[int] = typer.Option(None, "--bits", help="Weight bit depth 2..16 (coin: default 8, the first layer keeps 14 unless --uniform-bits; qat: default 8)."),
+    bits: Optional[int] = typer.Option(None, "--bits", help="Weight bit depth (coin 2..16, default 8, the first layer keeps 14 unless --uniform-bits; qat 1..16, default 8)."),
     uniform_bits: bool = typer.Option(False, "--uniform-bits", help="coin: every tensor at the same depth, as in COIN."),
     quantize_biases: Optional[bool] = typer.Option(None, "--quantize-biases/--no-quantize-biases", help="qat: train biases through the quantizer too (default) or keep them at 16 bits."),
     first_layer_bits: Optional[int] = typer.Option(None, "--first-layer-bits", help="qat: depth of the first layer (default 14)."),

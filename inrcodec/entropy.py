@@ -4,7 +4,8 @@ Each tensor gets its own parametric model, zero-centred (the quantizer's offset 
 tensor's median): a quantized Laplace or Gaussian over the tensor's symbol range (its bit
 depth), whose scale is stored as bfloat16 bits. All tensors share one range-coded stream.
 The decoder builds the models only from those stored bits, so decoding is identical on
-every machine.
+every machine. One-bit tensors (integers -1 and +1) are coded as (q + 1) / 2 with equal
+probabilities, one bit each; their model fields are stored but unused.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .bitstream import MODEL_IDS, BitstreamError
 from .quantize import from_bf16_bits, max_level, to_bf16_bits
 
 _MIN_SCALE = 0.05  # in quantizer steps; keeps the models well defined for constant tensors
+_BINARY = (MODEL_IDS["laplace"], 0x3F80)  # what a 1-bit record stores: Laplace, scale 1.0 (unused)
 
 
 def _model(model_id: int, scale_bf16: int, bits: int):
@@ -22,6 +24,8 @@ def _model(model_id: int, scale_bf16: int, bits: int):
     scale = float(from_bf16_bits(scale_bf16))
     if not np.isfinite(scale) or scale <= 0:
         raise BitstreamError(f"invalid entropy model scale {scale}")
+    if bits == 1:
+        return constriction.stream.model.Bernoulli(0.5, perfect=False)
     if model_id == MODEL_IDS["laplace"]:
         return constriction.stream.model.QuantizedLaplace(-levels, levels, 0.0, scale)
     if model_id == MODEL_IDS["gaussian"]:
@@ -37,6 +41,8 @@ def _coded_bits(q: np.ndarray, model) -> int:
 
 def choose_model(q: np.ndarray, bits: int) -> tuple[int, int]:
     """Pick the entropy model (id, scale bfloat16 bits) that codes ``q`` in the fewest bits."""
+    if bits == 1:
+        return _BINARY
     q = np.ascontiguousarray(q, dtype=np.int32)
     mean_abs = float(np.mean(np.abs(q))) if q.size else 1.0
     rms = float(np.sqrt(np.mean(q.astype(np.float64) ** 2))) if q.size else 1.0
@@ -49,6 +55,11 @@ def choose_model(q: np.ndarray, bits: int) -> tuple[int, int]:
     return min(candidates, key=lambda c: _coded_bits(q, _model(c[0], c[1], bits)))
 
 
+def _symbols(q: np.ndarray, bits: int) -> np.ndarray:
+    """What the coder sees: the integers themselves, or (q + 1) / 2 for 1-bit tensors."""
+    return ((q + 1) >> 1).astype(np.int32) if bits == 1 else q
+
+
 def encode_tensors(qs: list[np.ndarray], bits: list[int]) -> tuple[list[tuple[int, int]], bytes]:
     """Range-code integer tensors, each at its bit depth; returns their (model id, scale bits) and the payload."""
     enc = constriction.stream.queue.RangeEncoder()
@@ -58,10 +69,12 @@ def encode_tensors(qs: list[np.ndarray], bits: list[int]) -> tuple[list[tuple[in
         q = np.ascontiguousarray(q, dtype=np.int32).reshape(-1)
         if q.size and (q.min() < -levels or q.max() > levels):
             raise ValueError(f"symbols outside [-{levels}, {levels}] for {b} bits")
+        if b == 1 and np.any(q == 0):
+            raise ValueError("1-bit symbols must be -1 or +1")
         model_id, scale_bits = choose_model(q, b)
         models.append((model_id, scale_bits))
         if q.size:
-            enc.encode(q, _model(model_id, scale_bits, b))
+            enc.encode(_symbols(q, b), _model(model_id, scale_bits, b))
     words = enc.get_compressed()
     return models, words.astype("<u4").tobytes()
 
@@ -77,8 +90,8 @@ def decode_tensors(payload: bytes, sizes: list[int], bits: list[int],
         out = []
         for size, b, (model_id, scale_bits) in zip(sizes, bits, models, strict=True):
             model = _model(model_id, scale_bits, b)
-            out.append(np.asarray(dec.decode(model, size), dtype=np.int32) if size else
-                       np.zeros(0, dtype=np.int32))
+            symbols = np.asarray(dec.decode(model, size), dtype=np.int32) if size else np.zeros(0, np.int32)
+            out.append(2 * symbols - 1 if b == 1 else symbols)
     except BitstreamError:
         raise
     except Exception as exc:  # constriction signals corrupt data with assorted exceptions

@@ -1,7 +1,7 @@
 """Post-training uniform quantization of weight tensors (numpy only, shared with the decoder).
 
 A tensor ``w`` is stored as integers ``q`` with ``w ~= offset + step * q`` and
-``|q| <= 2**(bits-1) - 1``. ``offset`` and ``step`` are chosen by the encoder and rounded to
+``|q| <= 2**(bits-1) - 1``; at 1 bit the integers are -1 and +1 (binary: zero is no level). ``offset`` and ``step`` are chosen by the encoder and rounded to
 bfloat16 *before* quantizing, so the decoder reproduces them exactly from 2-byte fields.
 """
 from __future__ import annotations
@@ -25,8 +25,8 @@ def from_bf16_bits(bits: int) -> np.float32:
 
 
 def max_level(bits: int) -> int:
-    """Largest |q| for a bit depth: the symbols lie in [-max_level, max_level]."""
-    return (1 << (bits - 1)) - 1
+    """Largest |q| for a bit depth: the symbols lie in [-max_level, max_level] (at 1 bit: -1 and +1)."""
+    return 1 if bits == 1 else (1 << (bits - 1)) - 1
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,21 @@ class QuantizedTensor:
 
 
 def quantize(w: np.ndarray, bits: int) -> QuantizedTensor:
-    """Quantize a float tensor to ``bits`` bits around its median (flat int32 output)."""
-    if not 2 <= bits <= 16:
-        raise ValueError(f"bits must be in 2..16, got {bits}")
+    """Quantize a float tensor to ``bits`` bits around its median (flat int32 output).
+
+    At 1 bit each value becomes the sign of its distance to the median, times the mean distance
+    (the step that minimizes the squared error of a binary tensor)."""
+    if not 1 <= bits <= 16:
+        raise ValueError(f"bits must be in 1..16, got {bits}")
     flat = np.asarray(w, dtype=np.float32).reshape(-1)
     if not np.all(np.isfinite(flat)):
         raise ValueError("cannot quantize a tensor with NaN or infinite values")
     offset_bits = to_bf16_bits(float(np.median(flat)) if flat.size else 0.0)
     offset = from_bf16_bits(offset_bits)
+    if bits == 1:
+        dist = flat - offset
+        step_bits = to_bf16_bits(max(float(np.mean(np.abs(dist))) if flat.size else 0.0, 1e-30))
+        return QuantizedTensor(np.where(dist >= 0, 1, -1).astype(np.int32), offset_bits, step_bits)
     spread = float(np.max(np.abs(flat - offset))) if flat.size else 0.0
     levels = max_level(bits)
     # Round the step up so that the extreme value still lands inside [-levels, levels].

@@ -5,7 +5,9 @@ Per tensor: ``y = alpha * (sum_i sigmoid(T * (beta * x - b_i)) - L)`` over the b
 symbol range of a tensor record of that depth). ``alpha`` and ``beta`` are learned, the
 boundaries are fixed, and the temperature T rises during training; at inference the sigmoid
 becomes a step, ``y = alpha * clamp(round(beta * x), -L, L)``, which is what a stream stores:
-the integers and ``alpha`` as the quantizer step (offset 0).
+the integers and ``alpha`` as the quantizer step (offset 0). At 1 bit (the paper's binary case,
+one boundary at 0) the levels are -1 and +1: ``y = alpha * (2 sigmoid(T beta x) - 1)``, and
+``alpha * sign(beta x)`` at inference.
 
 Only the four boundaries around ``beta * x`` are summed as sigmoids; the others count as 0 or 1.
 For 2 and 3 bits that is the whole sum; for more bits it differs from the full sum by at most
@@ -35,8 +37,9 @@ def soft_levels(z: torch.Tensor, levels: int, temperature: float) -> torch.Tenso
 
 
 class SoftQuantizer(nn.Module):
-    """Learned alpha and beta of one tensor at ``bits`` bits (2..16), initialized so that the
-    largest weight lands on the largest level (alpha = max|w| / L in bfloat16, beta = 1 / alpha).
+    """Learned alpha and beta of one tensor at ``bits`` bits (1..16), initialized so that the
+    largest weight lands on the largest level (alpha = max|w| / L in bfloat16, beta = 1 / alpha;
+    at 1 bit alpha = mean|w|, the binary scale of least squared error).
 
     The paper's beta = (5 L / 4) / max|w| clips the top fifth of the range: harmless for
     ImageNet weights, but a SIREN's largest weights carry its frequencies (a fitted 5x27's
@@ -45,8 +48,12 @@ class SoftQuantizer(nn.Module):
     def __init__(self, weight: torch.Tensor, bits: int, tied: bool = True):
         super().__init__()
         self.levels = max_level(bits)
-        peak = float(weight.detach().abs().max()) or 1.0
-        alpha = float(from_bf16_bits(to_bf16_bits(peak / self.levels, round_up=True)))  # the stream stores bf16
+        self.binary = bits == 1
+        if self.binary:
+            alpha = float(from_bf16_bits(to_bf16_bits(float(weight.detach().abs().mean()) or 1.0)))
+        else:
+            peak = float(weight.detach().abs().max()) or 1.0
+            alpha = float(from_bf16_bits(to_bf16_bits(peak / self.levels, round_up=True)))  # the stream stores bf16
         self.log_alpha = nn.Parameter(torch.tensor(math.log(alpha)))
         # beta tied to 1 / alpha (one learned step, as in LSQ): learning both apart, as the paper
         # does, let alpha x beta drift from 1 and rescaled every decoded tensor (kodim23, 8 bits:
@@ -66,14 +73,16 @@ class SoftQuantizer(nn.Module):
         z = w / self.alpha() if self.tied else self.log_beta.exp() * w
         if temperature is None:
             zc = z.clamp(-self.levels, self.levels)
-            return self.alpha() * (zc + (torch.round(zc) - zc).detach())
+            return self.alpha() * (zc + (_hard_levels(zc, self.binary) - zc).detach())
+        if self.binary:
+            return self.alpha() * (2 * torch.sigmoid(temperature * z) - 1)
         return self.alpha() * soft_levels(z, self.levels, temperature)
 
     @torch.no_grad()
     def hard(self, w: torch.Tensor) -> tuple[torch.Tensor, int]:
         """(integer levels, alpha as bfloat16 bits): exactly what the decoder will rebuild."""
         scaled = w / self.alpha() if self.tied else self.log_beta.exp() * w
-        q = torch.clamp(torch.round(scaled), -self.levels, self.levels).to(torch.int32)
+        q = _hard_levels(scaled.clamp(-self.levels, self.levels), self.binary).to(torch.int32)
         return q, to_bf16_bits(float(self.alpha()))
 
     @torch.no_grad()
@@ -81,6 +90,11 @@ class SoftQuantizer(nn.Module):
         """alpha (bfloat16) times the integer levels, in float32: the decoder's values."""
         q, alpha_bits = self.hard(w)
         return q.to(torch.float32) * float(from_bf16_bits(alpha_bits))
+
+
+def _hard_levels(z: torch.Tensor, binary: bool) -> torch.Tensor:
+    """The nearest level: round(z), or at 1 bit the sign of z (0 counts as +1)."""
+    return torch.where(z >= 0, 1.0, -1.0) if binary else torch.round(z)
 
 
 def temperature_at(progress: float, start: float = 10.0, end: float = 1000.0) -> float:

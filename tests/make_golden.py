@@ -5,8 +5,8 @@ existing files changed, which a format version promises never to do). The v1 gol
 (golden_v1_coin.*) is frozen: no writer of version 1 exists any more.
 
 Each golden NAME has NAME.inr, NAME.sha256 (of the decoded float32 parameters) and NAME.png
-(the decoded image). Between them they pin RGB and greyscale, mixed and uniform precision, and
-both entropy models.
+(the decoded image). Between them they pin RGB and greyscale, mixed and uniform precision,
+both entropy models, and 1-bit records.
 """
 from __future__ import annotations
 
@@ -42,6 +42,8 @@ def main(only: list[str]) -> None:
         "golden_v2_coin_grey": (kodim23[100:112, 200:220, 1:2], {"arch": (3, 6), "bits": 10, "uniform_bits": True}),
     }
     goldens["golden_v2_qat"] = (kodim23[240:256, 330:354], {"arch": (2, 8), "bits": 4, "method": "qat"})
+    # 1-bit (binary) weights and biases past the first layer: pins the 1-bit records.
+    goldens["golden_v2_qat1"] = (kodim23[240:256, 330:354], {"arch": (2, 8), "bits": 1, "method": "qat"})
     models = set()
     for name, (img, opts) in goldens.items():
         if only and name not in only:
@@ -49,7 +51,8 @@ def main(only: list[str]) -> None:
         method = opts.pop("method", "coin")
         data = encode(np.ascontiguousarray(img), EncodeOptions(bpp=None, method=method, method_options=opts,
                                                                steps=150)).data
-        _, tensors = decode_parameters(data)
+        opened, tensors = decode_parameters(data)
+        assert opts.get("bits") in [t.bits for t in opened.stream.tensors], f"{name}: the encoder fell back"
         (DATA / f"{name}.inr").write_bytes(data)
         (DATA / f"{name}.sha256").write_text(f"{params_digest(tensors)}  {name}.inr (float32 LE parameters)\n")
         (DATA / f"{name}.png").write_bytes(encode_png(decode(data)))

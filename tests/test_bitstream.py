@@ -37,7 +37,7 @@ def test_round_trip_keeps_every_field_and_bytes():
     assert sum(back.section_bytes.values()) == len(data)
 
 
-@pytest.mark.parametrize("name", ["golden_v2_coin_rgb", "golden_v2_coin_grey", "golden_v2_qat"])
+@pytest.mark.parametrize("name", ["golden_v2_coin_rgb", "golden_v2_coin_grey", "golden_v2_qat", "golden_v2_qat1"])
 def test_pack_of_unpack_is_identity_on_real_streams(name):
     data = (DATA / f"{name}.inr").read_bytes()
     assert pack(unpack(data)) == data
@@ -90,8 +90,8 @@ def test_absurd_image_size_is_refused_before_allocation():
 
 def test_field_ranges_come_from_the_table():
     bits = next(f for f in TENSOR_FIELDS if f.name == "bits")
-    assert (bits.lo, bits.hi) == (2, 16)
-    for value in (1, 17):
+    assert (bits.lo, bits.hi) == (1, 16)
+    for value in (0, 17):
         with pytest.raises(ValueError, match="invalid bits"):
             pack(_stream(tensors=[TensorRecord(value, 0, ONE, STEP, SCALE)] * 6))
     table = [Field("a", "B", "a byte", 1, 3), Field("b", "B", "one of", choices=(1, 3))]

@@ -6,12 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import zlib
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import inrcodec.decoder
-from inrcodec.bitstream import DecodeLimits, LimitError, Stream, TensorRecord, pack
+from inrcodec.bitstream import BitstreamError, DecodeLimits, LimitError, Stream, TensorRecord, pack
 from inrcodec.decoder import decode, decode_parameters, describe, open_stream
 from inrcodec.methods import coin
 from inrcodec.siren import SirenConfig
@@ -20,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_golden import params_digest  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
-GOLDENS = ["golden_v1_coin", "golden_v2_coin_rgb", "golden_v2_coin_grey", "golden_v2_qat"]
+GOLDENS = ["golden_v1_coin", "golden_v2_coin_rgb", "golden_v2_coin_grey", "golden_v2_qat", "golden_v2_qat1"]
 
 
 @pytest.mark.parametrize("name", GOLDENS)
@@ -35,12 +39,34 @@ def test_golden_streams_decode_to_the_same_parameters_and_image(name):
 
 
 def test_goldens_pin_what_they_claim():
-    v1, rgb, grey, q = (describe((DATA / f"{n}.inr").read_bytes()) for n in GOLDENS)
+    v1, rgb, grey, q, q1 = (describe((DATA / f"{n}.inr").read_bytes()) for n in GOLDENS)
     assert q["method"] == "qat" and q["tensor_bits"][2:] == [4] * 4
+    assert q1["method"] == "qat" and q1["tensor_bits"] == [14, 14] + [1] * 4
     assert v1["format_version"] == 1 and rgb["format_version"] == grey["format_version"] == 2
     assert rgb["tensor_bits"][:2] == [14, 14] and rgb["bits"] == 8  # mixed precision
     assert grey["channels"] == 1 and set(grey["tensor_bits"]) == {10}
     assert {"laplace", "gaussian"} <= set(rgb["entropy_models"]) | set(grey["entropy_models"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(GOLDENS), st.data())
+def test_mutated_golden_streams_decode_or_are_refused(name, data):
+    """Every method's stream, truncated or with bytes changed (CRC fixed up, so the method and
+    entropy decoders see the damage): a clean refusal or a decoded image, nothing else."""
+    stream = bytearray((DATA / f"{name}.inr").read_bytes())
+    if data.draw(st.booleans()):
+        stream = stream[:data.draw(st.integers(0, len(stream) - 5))] + stream[-4:]
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(0, max(0, len(stream) - 5)))
+        if i < len(stream):
+            stream[i] = data.draw(st.integers(0, 255))
+    if len(stream) >= 4:
+        stream[-4:] = zlib.crc32(bytes(stream[:-4])).to_bytes(4, "little")
+    try:
+        image = decode(bytes(stream))
+    except BitstreamError:
+        return
+    assert image.dtype == np.uint8 and image.ndim == 3
 
 
 def test_two_decodes_are_byte_identical_pngs(small_stream):

@@ -21,6 +21,17 @@ def test_round_trip_many_shapes(bits):
         assert np.array_equal(a, b)
 
 
+def test_one_bit_tensors_hold_minus_one_and_plus_one_at_one_bit_each():
+    rng = np.random.default_rng(1)
+    q = np.where(rng.random(8000) < 0.5, -1, 1).astype(np.int32)
+    models, payload = encode_tensors([q, np.array([1], np.int32)], [1, 1])
+    assert len(payload) <= 8000 // 8 + 8
+    back = decode_tensors(payload, [8000, 1], [1, 1], models)
+    assert np.array_equal(back[0], q) and back[1].tolist() == [1]
+    with pytest.raises(ValueError):
+        encode_tensors([np.array([0, 1], np.int32)], [1])  # zero is not a 1-bit level
+
+
 def test_payload_is_close_to_empirical_entropy():
     rng = np.random.default_rng(0)
     q = np.rint(rng.laplace(0, 30, 20000)).astype(np.int32)

@@ -1,15 +1,14 @@
-"""The QAT method: round trip exactly what the encoder evaluated, options, bench names, golden stream."""
+"""The QAT method: round trip exactly what the encoder evaluated, 1-bit levels, options, bench names
+(its golden streams are checked with the others in test_decoder.py)."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from inrcodec.bitstream import bf16_value
-from inrcodec.decoder import decode, decode_parameters, describe
+from inrcodec.decoder import decode_parameters, describe
 from inrcodec.encoder import encode
 from inrcodec.errors import OptionError
 from inrcodec.methods import EncodeOptions, qat
@@ -54,7 +53,7 @@ def test_budget_is_honoured(small_image):
     assert res.bpp <= 3.0
 
 
-@pytest.mark.parametrize("options", [{"bits": 1}, {"bits": 17}, {"colour": 2}, {"arch": (0, 3)}])
+@pytest.mark.parametrize("options", [{"bits": 0}, {"bits": 17}, {"colour": 2}, {"arch": (0, 3)}])
 def test_bad_options(options):
     with pytest.raises(OptionError):
         qat.check_options(EncodeOptions(method="qat", method_options=options))
@@ -64,15 +63,27 @@ def test_bench_names():
     assert qat.bench_options("qat", 0.3) == {"bpp": 0.3}
     assert qat.bench_options("qat4", 0.3) == {"bpp": 0.3, "bits": 4, "quantize_biases": True}
     assert qat.bench_options("qat4w", 0.3) == {"bpp": 0.3, "bits": 4, "quantize_biases": False}
-    assert qat.bench_options("qat1", 0.3) is None and qat.bench_options("coin", 0.3) is None
+    assert qat.bench_options("qat1", 0.3) == {"bpp": 0.3, "bits": 1, "quantize_biases": True}
+    assert qat.bench_options("qat0", 0.3) is None and qat.bench_options("coin", 0.3) is None
 
 
-def test_golden_qat_stream_decodes_bit_exactly():
-    data = (DATA / "golden_v2_qat.inr").read_bytes()
-    _, tensors = decode_parameters(data)
-    h = hashlib.sha256()
-    for t in tensors:
-        h.update(np.ascontiguousarray(t, dtype="<f4").tobytes())
-    assert h.hexdigest() == (DATA / "golden_v2_qat.sha256").read_text().split()[0]
-    expected = np.asarray(Image.open(DATA / "golden_v2_qat.png")).astype(int)
-    assert np.abs(decode(data).astype(int) - expected).max() <= 1
+def test_one_bit_weights_are_plus_and_minus_alpha(small_image):
+    res = encode(small_image, EncodeOptions(bpp=None, method="qat", steps=80,
+                                            method_options={"arch": (3, 12), "bits": 1, "first_layer_bits": 1}))
+    opened, tensors = decode_parameters(res.data)
+    assert [r.bits for r in opened.stream.tensors] == [1] * 8 and not res.details["fell_back"]
+    for t, rec in zip(tensors, opened.stream.tensors):
+        alpha = np.float32(bf16_value(rec.step_bf16))
+        assert rec.offset_bf16 == 0 and set(np.unique(t).tolist()) <= {-alpha, alpha}
+    # the payload is one bit per parameter, plus the range coder's last word
+    assert opened.stream.payload.__len__() <= SirenConfig(3, 12).num_params() // 8 + 8
+
+
+def test_the_decoder_rebuilds_one_bit_levels_exactly():
+    cfg = SirenConfig(2, 5)
+    rng = np.random.default_rng(1)
+    ints = [np.where(rng.random(int(np.prod(s))) < 0.3, -1, 1).astype(np.int32) for s in cfg.tensor_shapes()]
+    alphas = [to_bf16_bits(0.02)] * len(ints)
+    _, tensors = decode_parameters(qat.build_stream(ints, alphas, [1] * len(ints), cfg, 5, 6))
+    for t, q in zip(tensors, ints):
+        assert np.array_equal(t.reshape(-1), q.astype(np.float32) * from_bf16_bits(alphas[0]))

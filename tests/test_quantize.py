@@ -38,4 +38,16 @@ def test_refuses_bad_input():
     with pytest.raises(ValueError):
         quantize(np.array([np.nan], np.float32), 8)
     with pytest.raises(ValueError):
-        quantize(np.zeros(3, np.float32), 1)
+        quantize(np.zeros(3, np.float32), 0)
+    with pytest.raises(ValueError):
+        quantize(np.zeros(3, np.float32), 17)
+
+
+def test_one_bit_is_two_levels_at_the_mean_distance():
+    w = np.array([0.9, 1.1, -1.0, -3.0, 2.0], np.float32)  # median 0.9
+    qt = quantize(w, 1)
+    assert qt.q.tolist() == [1, 1, -1, -1, 1]
+    values = qt.dequantize()
+    assert len(set(values.tolist())) == 2
+    step = float(np.mean(np.abs(w - np.float32(0.8984375))))  # bf16 median
+    assert values.max() - values.min() == pytest.approx(2 * step, rel=1e-2)

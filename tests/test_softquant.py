@@ -1,4 +1,5 @@
-"""The soft quantizer: tends to the hard one, finite gradients at every depth, ternary at 2 bits."""
+"""The soft quantizer: tends to the hard one, finite gradients at every depth, binary at 1 bit
+and ternary at 2."""
 from __future__ import annotations
 
 import pytest
@@ -20,7 +21,7 @@ def test_soft_tends_to_hard_as_temperature_grows(bits):
 
 
 @pytest.mark.parametrize("tied", [True, False])
-@pytest.mark.parametrize("bits", [2, 3, 4, 6, 8, 16])
+@pytest.mark.parametrize("bits", [1, 2, 3, 4, 6, 8, 16])
 def test_gradients_are_finite_at_every_depth(bits, tied):
     w = torch.randn(64, 16, requires_grad=True)
     q = SoftQuantizer(w, bits, tied=tied)
@@ -39,6 +40,20 @@ def test_two_bits_is_ternary_and_hard_matches_dequantized():
     levels, alpha_bits = q.hard(w)
     assert set(levels.tolist()) <= {-1, 0, 1} and {-1, 1} <= set(levels.tolist())
     assert torch.equal(q.dequantized(w), levels.to(torch.float32) * float(from_bf16_bits(alpha_bits)))
+
+
+def test_one_bit_gives_two_levels_and_the_soft_one_tends_to_them():
+    w = torch.randn(300, generator=torch.Generator().manual_seed(3))
+    q = SoftQuantizer(w, 1)
+    levels, alpha_bits = q.hard(w)
+    assert set(levels.tolist()) == {-1, 1}
+    assert torch.equal(levels, torch.where(w >= 0, 1, -1).to(torch.int32))
+    hard = q.dequantized(w)
+    assert len(set(hard.tolist())) == 2 and float(hard.max()) == -float(hard.min())
+    assert torch.equal(q(w, None).detach(), hard)  # straight-through forward: the hard levels
+    away = w[w.abs() > 0.01 * float(q.alpha().detach())]
+    errors = [float((q(away, t).detach() - q.dequantized(away)).abs().max()) for t in (10.0, 100.0, 10000.0)]
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-3 * float(q.alpha().detach())
 
 
 def test_initialization_does_not_clip_the_largest_weight():

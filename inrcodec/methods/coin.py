@@ -198,16 +198,16 @@ def check_options(options: EncodeOptions) -> None:
     check_siren_options(options, NAME, _OPTION_KEYS)
 
 
-def check_siren_options(options: EncodeOptions, name: str, keys: set[str], bit_keys: tuple[str, ...] = ("bits",)
-                        ) -> None:
-    """The checks every SIREN method shares: known keys, depths in 2..16, an architecture in range."""
+def check_siren_options(options: EncodeOptions, name: str, keys: set[str], bit_keys: tuple[str, ...] = ("bits",),
+                        min_bits: int = 2) -> None:
+    """The checks every SIREN method shares: known keys, depths in ``min_bits``..16, an architecture in range."""
     unknown = set(options.method_options) - keys
     if unknown:
         raise OptionError(f"{name} takes no option {', '.join(sorted(unknown))}")
     for key in bit_keys:
         bits = options.method_options.get(key)
-        if bits is not None and not 2 <= bits <= 16:
-            raise OptionError(f"--{key.replace('_', '-')} must be in 2..16 for {name}, got {bits}")
+        if bits is not None and not min_bits <= bits <= 16:
+            raise OptionError(f"--{key.replace('_', '-')} must be in {min_bits}..16 for {name}, got {bits}")
     arch = options.method_options.get("arch")
     if arch is not None and not (1 <= arch[0] <= 64 and 1 <= arch[1] <= 1024):
         raise OptionError(f"--arch {arch[0]}x{arch[1]}: layers must be 1..64 and width 1..1024")

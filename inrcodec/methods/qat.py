@@ -2,7 +2,7 @@
 
 The stream is a COIN stream (same section, tensors and decoding; the decode side below is
 COIN's), but the weights were trained for their quantizer: each tensor stores integer levels in
-[-L, L] (L = 2^(bits-1) - 1; 2 bits is ternary) and its learned ``alpha`` as the quantizer step
+[-L, L] (L = 2^(bits-1) - 1; 2 bits is ternary, 1 bit is -1 and +1) and its learned ``alpha`` as the step
 (offset 0). The encoder first fits in float (half the run, as COIN), then fine-tunes weights and
 steps through the quantizer (the other half): by default hard rounding with a straight-through
 gradient (measured better here), or the soft quantizer with a rising temperature. It keeps the
@@ -10,6 +10,7 @@ snapshot whose hard-quantized network (what the decoder sees) scores best.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -23,15 +24,15 @@ from .coin import SECTION, describe, layout, pack_section, read_section, reconst
 
 ID = METHOD_IDS["qat"]
 NAME = "qat"
-SUMMARY = "SIREN trained for its quantizer (straight-through, or Quantization Networks' soft one), 2 to 16 bits"
-VARIANTS = "qat (rate control at 8 bits), qat<bits> (e.g. qat2, qat4), qat<bits>w (biases kept at 16 bits)"
+SUMMARY = "SIREN trained for its quantizer (straight-through, or Quantization Networks' soft one), 1 to 16 bits"
+VARIANTS = "qat (rate control at 8 bits), qat<bits> (e.g. qat1, qat4), qat<bits>w (biases kept at 16 bits)"
 # The depth measured best so far: kodim23 at 0.3 bpp, 2000 steps, straight-through: 8 bits 30.01 dB,
 # 4 bits 27.02 dB (bench/qat_probe.py); lower depths did worse still. Re-measure on more images.
 DEFAULT_BITS = 8
 FIRST_LAYER_BITS = 14  # 4-bit weights on a 96x64 crop: 28.19 dB with the first layer at 14 bits, 22.26 without
 # Coded bits per weight measured after QAT on a 96x64 crop of kodim23 (5x27, 600 steps); other
 # depths use the planner's depth - 0.5.
-CODED_BITS: dict[int, float] = {2: 0.9, 3: 2.1, 4: 3.3}
+CODED_BITS: dict[int, float] = {1: 1.0, 2: 0.9, 3: 2.1, 4: 3.3}
 BIAS_BITS = 16  # biases that are not quantization-aware keep this post-training depth
 _OPTION_KEYS = {"arch", "bits", "quantize_biases", "first_layer_bits", "lr", "qat_lr_scale", "quantizer",
                 "compile"}
@@ -46,7 +47,7 @@ def check_options(options: EncodeOptions) -> None:
     """Refuse QAT options that no image can satisfy."""
     from .coin import check_siren_options
 
-    check_siren_options(options, NAME, _OPTION_KEYS, ("bits", "first_layer_bits"))
+    check_siren_options(options, NAME, _OPTION_KEYS, ("bits", "first_layer_bits"), min_bits=1)
     if options.method_options.get("quantizer", DEFAULT_QUANTIZER) not in ("soft", "ste"):
         raise OptionError("qat's quantizer is soft (Quantization Networks) or ste (straight-through)")
 
@@ -75,13 +76,9 @@ def build_stream(ints: list[np.ndarray], alphas: list[int], bits: list[int], con
 
 def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     """Float fit, quantization-aware fine-tuning, then the stream (coarsened if over budget)."""
-    import torch
-
     from .. import train
     from ..decoder import decode
     from ..metrics import psnr
-    from ..siren import Siren
-    from ..softquant import SoftQuantizer, temperature_at
     from . import coin
 
     height, width, channels = image.shape
@@ -105,49 +102,9 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
                              on_progress=options.on_progress)
     float_fit = coin.fit(image, config, [16] * len(tb), loop, options.seed, options.device, opts.get("compile"))
 
-    dev = torch.device(options.device)
-    model = Siren(config).to(dev)
-    model.load_tensors(float_fit.best)
-    quantizers = torch.nn.ModuleList(SoftQuantizer(t, b) for t, b in zip(model.tensors(), tb)).to(dev)
-    evaluator = Siren(config).to(dev)  # the hard-quantized network, for scoring snapshots
-    batches = coin.pixel_batches(image, dev, torch.Generator().manual_seed(options.seed + 1))
-    module = torch.nn.ModuleDict({"model": model, "quantizers": quantizers})
-    opt = torch.optim.Adam(module.parameters(), lr=lr * opts.get("qat_lr_scale", QAT_LR_SCALE))
-
-    def forward(x: torch.Tensor, temperature: float | None) -> torch.Tensor:
-        h = x
-        layers = list(zip(model.tensors()[0::2], model.tensors()[1::2], quantizers[0::2], quantizers[1::2]))
-        for k, (w, b, qw, qbias) in enumerate(layers):
-            h = torch.nn.functional.linear(h, qw(w, temperature), qbias(b, temperature))
-            if k < len(layers) - 1:
-                h = torch.sin(config.w0 * h)
-        return h
-
-    straight_through = opts.get("quantizer", DEFAULT_QUANTIZER) == "ste"
-
-    def loss_fn(progress: float) -> torch.Tensor:
-        coords, target = batches()
-        temperature = None if straight_through else temperature_at(progress)
-        return torch.mean((forward(coords, temperature) - target) ** 2)
-
-    def score_fn() -> float:
-        evaluator.load_tensors([q.dequantized(t).cpu().numpy() for q, t in zip(quantizers, model.tensors())])
-        return coin.subgrid_psnr(evaluator, image)
-
-    def keep_fn() -> list[tuple[np.ndarray, int, np.ndarray, float]]:
-        """Per tensor: the hard levels and alpha (what is written), and the float weight and beta
-        (to coarsen from if the file is over the budget)."""
-        out = []
-        for q, t in zip(quantizers, model.tensors()):
-            levels, alpha = q.hard(t)
-            beta = 1.0 / float(from_bf16_bits(alpha)) if q.tied else float(q.log_beta.detach().exp())
-            out.append((levels.cpu().numpy().reshape(-1), alpha, t.detach().cpu().numpy().reshape(-1), beta))
-        return out
-
-    # Fine-tuning starts from the float fit quantized (what post-training quantization gives):
-    # that point is scored too, so the phase can only improve on it.
-    loop.score_at_start = True
-    qat = train.run(module, opt, loss_fn, score_fn, keep_fn, loop)
+    qat_loop = dataclasses.replace(loop, lr=lr * opts.get("qat_lr_scale", QAT_LR_SCALE))
+    qat = fine_tune(image, config, tb, float_fit.best, qat_loop, opts.get("quantizer", DEFAULT_QUANTIZER),
+                    options.seed, options.device)
     limit = options.bpp * height * width / 8 if options.bpp is not None else math.inf
     data = build_stream([k[0] for k in qat.best], [k[1] for k in qat.best], tb, config, height, width)
     coarsened = 0
@@ -155,16 +112,18 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
         # Over budget: widen every tensor's step by 10% more (fewer levels in use, more zeros).
         coarsened += 1
         c = 1.1 ** coarsened
-        ints = [np.clip(np.rint(np.float32(beta / c) * w), -max_level(b), max_level(b)).astype(np.int32)
-                for (_, _, w, beta), b in zip(qat.best, tb)]
-        alphas = [_scaled_bf16(alpha, c) for (_, alpha, _, _) in qat.best]
+        # (1-bit tensors have no coarser levels: they stay as they are.)
+        ints = [q if b == 1 else np.clip(np.rint(np.float32(beta / c) * w), -max_level(b), max_level(b)).astype(np.int32)
+                for (q, _, w, beta), b in zip(qat.best, tb)]
+        alphas = [alpha if b == 1 else _scaled_bf16(alpha, c) for (_, alpha, _, _), b in zip(qat.best, tb)]
         data = build_stream(ints, alphas, tb, config, height, width)
     if coarsened:
         warnings.append(f"the {bits}-bit file was over the budget; coarsened its steps by 1.1^{coarsened}")
     # Never ship a collapse when a plain stream exists: the float fit quantized after training
-    # (COIN's way, largest depth that fits) is written instead if it decodes better.
+    # (COIN's way, largest depth that fits the budget, or without one no larger than the QAT
+    # file) is written instead if it decodes better.
     qat_psnr = psnr(decode(data), image) if len(data) <= limit else -math.inf
-    plain = _plain_stream(float_fit.best, config, limit, height, width)
+    plain = _plain_stream(float_fit.best, config, limit if math.isfinite(limit) else len(data), height, width)
     fell_back = plain is not None and psnr(decode(plain), image) > qat_psnr
     if fell_back:
         warnings.append(f"the {bits}-bit QAT network decoded at {qat_psnr:.2f} dB, below the float fit quantized "
@@ -194,6 +153,67 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
                            "fell_back": fell_back})
 
 
+def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: list[np.ndarray], loop,
+              quantizer: str = DEFAULT_QUANTIZER, seed: int = 0, device: str = "cpu"):
+    """Quantization-aware fine-tuning of fitted float ``tensors`` at ``bits`` (one depth per tensor).
+
+    ``loop`` is a :class:`inrcodec.train.LoopOptions` (its ``lr`` already scaled for this phase).
+    Snapshots are scored by the PSNR of the hard-quantized network (what the decoder sees),
+    starting with the float fit quantized; the result's ``best`` holds, per tensor, the integer
+    levels and alpha (bf16 bits) that are written, and the float weight and beta (to coarsen from
+    if the file is over the budget).
+    """
+    import torch
+
+    from .. import train
+    from ..siren import Siren
+    from ..softquant import SoftQuantizer, temperature_at
+    from . import coin
+
+    dev = torch.device(device)
+    model = Siren(config).to(dev)
+    model.load_tensors(tensors)
+    quantizers = torch.nn.ModuleList(SoftQuantizer(t, b) for t, b in zip(model.tensors(), bits)).to(dev)
+    evaluator = Siren(config).to(dev)  # the hard-quantized network, for scoring snapshots
+    batches = coin.pixel_batches(image, dev, torch.Generator().manual_seed(seed + 1))
+    module = torch.nn.ModuleDict({"model": model, "quantizers": quantizers})
+    opt = torch.optim.Adam(module.parameters(), lr=loop.lr)
+
+    def forward(x: torch.Tensor, temperature: float | None) -> torch.Tensor:
+        h = x
+        layers = list(zip(model.tensors()[0::2], model.tensors()[1::2], quantizers[0::2], quantizers[1::2]))
+        for k, (w, b, qw, qbias) in enumerate(layers):
+            h = torch.nn.functional.linear(h, qw(w, temperature), qbias(b, temperature))
+            if k < len(layers) - 1:
+                h = torch.sin(config.w0 * h)
+        return h
+
+    straight_through = quantizer == "ste"
+
+    def loss_fn(progress: float) -> torch.Tensor:
+        coords, target = batches()
+        temperature = None if straight_through else temperature_at(progress)
+        return torch.mean((forward(coords, temperature) - target) ** 2)
+
+    def score_fn() -> float:
+        evaluator.load_tensors([q.dequantized(t).cpu().numpy() for q, t in zip(quantizers, model.tensors())])
+        return coin.subgrid_psnr(evaluator, image)
+
+    def keep_fn() -> list[tuple[np.ndarray, int, np.ndarray, float]]:
+        """Per tensor: the hard levels and alpha (what is written), and the float weight and beta
+        (to coarsen from if the file is over the budget)."""
+        out = []
+        for q, t in zip(quantizers, model.tensors()):
+            levels, alpha = q.hard(t)
+            beta = 1.0 / float(from_bf16_bits(alpha)) if q.tied else float(q.log_beta.detach().exp())
+            out.append((levels.cpu().numpy().reshape(-1), alpha, t.detach().cpu().numpy().reshape(-1), beta))
+        return out
+
+    # Fine-tuning starts from the float fit quantized (what post-training quantization gives):
+    # that point is scored too, so the phase can only improve on it.
+    return train.run(module, opt, loss_fn, score_fn, keep_fn, dataclasses.replace(loop, score_at_start=True))
+
+
 def _plain_stream(tensors: list[np.ndarray], config: SirenConfig, limit: float, height: int,
                   width: int) -> bytes | None:
     """COIN's stream of float tensors: the largest depth (first layer 14) whose file fits."""
@@ -221,6 +241,6 @@ def bench_options(name: str, rate: float) -> dict[str, Any] | None:
     if name == "qat":
         return {"bpp": rate}
     depth, biases = (name[3:-1], False) if name.endswith("w") else (name[3:], True)
-    if name.startswith("qat") and depth.isdigit() and 2 <= int(depth) <= 16:
+    if name.startswith("qat") and depth.isdigit() and 1 <= int(depth) <= 16:
         return {"bpp": rate, "bits": int(depth), "quantize_biases": biases}
     return None
