@@ -216,8 +216,9 @@ def check_siren_options(options: EncodeOptions, name: str, keys: set[str], bit_k
 
 
 def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed: int = 0, device: str = "cpu",
-        compile: bool | None = None):
-    """Fit ``config`` to an (H, W, C) uint8 image with random pixel mini-batches and Adam.
+        compile: bool | None = None, init: list[np.ndarray] | None = None):
+    """Fit ``config`` to an (H, W, C) uint8 image with random pixel mini-batches and Adam
+    (from SIREN's initialization, or from the float tensors ``init`` to continue a fit).
 
     ``loop`` is a :class:`inrcodec.train.LoopOptions`. Snapshots are scored by the PSNR of the
     network quantized at ``eval_bits`` (what the decoder sees); returns the loop's result,
@@ -232,6 +233,8 @@ def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed
     dev = torch.device(device)
     gen = torch.Generator().manual_seed(seed)
     model = Siren(config, generator=gen).to(dev)
+    if init is not None:
+        model.load_tensors(init)
     evaluator = Siren(config).to(dev)
     batches = pixel_batches(image, dev, gen)
     if compile is None:  # compiling costs 5-30 s and pays back over long runs only

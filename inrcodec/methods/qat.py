@@ -90,10 +90,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     if opts.get("arch") is not None:
         config = SirenConfig(opts["arch"][0], opts["arch"][1], channels)
     else:
-        # Entropy-coded bits per weight after QAT are well below the depth at 2 to 4 bits
-        # (CODED_BITS); the plan is sized for that, and a file over the budget is coarsened.
-        config, warnings = coin.plan_architecture(options.bpp, height, width, channels, bits,
-                                                  uniform=first is None, bits_per_weight=CODED_BITS.get(bits))
+        config, warnings = plan(options.bpp, height, width, channels, bits, qb, first)
     tb = tensor_bits(config, bits, qb, first)
     half_steps = None if options.steps is None else max(1, options.steps // 2)
     budget = train.EFFORT_SECONDS[options.effort] / 2
@@ -106,17 +103,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     qat = fine_tune(image, config, tb, float_fit.best, qat_loop, opts.get("quantizer", DEFAULT_QUANTIZER),
                     options.seed, options.device)
     limit = options.bpp * height * width / 8 if options.bpp is not None else math.inf
-    data = build_stream([k[0] for k in qat.best], [k[1] for k in qat.best], tb, config, height, width)
-    coarsened = 0
-    while len(data) > limit and coarsened < 60:
-        # Over budget: widen every tensor's step by 10% more (fewer levels in use, more zeros).
-        coarsened += 1
-        c = 1.1 ** coarsened
-        # (1-bit tensors have no coarser levels: they stay as they are.)
-        ints = [q if b == 1 else np.clip(np.rint(np.float32(beta / c) * w), -max_level(b), max_level(b)).astype(np.int32)
-                for (q, _, w, beta), b in zip(qat.best, tb)]
-        alphas = [alpha if b == 1 else _scaled_bf16(alpha, c) for (_, alpha, _, _), b in zip(qat.best, tb)]
-        data = build_stream(ints, alphas, tb, config, height, width)
+    data, coarsened = code_within(qat.best, tb, config, height, width, limit)
     if coarsened:
         warnings.append(f"the {bits}-bit file was over the budget; coarsened its steps by 1.1^{coarsened}")
     # Never ship a collapse when a plain stream exists: the float fit quantized after training
@@ -151,6 +138,50 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
                            "tensor_bits": tb, "parameters": config.num_params(),
                            "float_psnr": float_fit.best_score, "qat_psnr": qat.best_score,
                            "fell_back": fell_back})
+
+
+def plan(bpp: float, height: int, width: int, channels: int, bits: int, quantize_biases: bool = True,
+         first_layer_bits: int | None = FIRST_LAYER_BITS) -> tuple[SirenConfig, list[str]]:
+    """The SIREN to fine-tune at ``bits`` for a whole-file budget: COIN's depth and width for the
+    coded bits per weight after QAT (CODED_BITS: well below the depth at 1 to 4 bits), narrowed
+    until the estimated file, first layer and biases at their own depths, fits. A file that still
+    comes out over the budget is coarsened (:func:`code_within`)."""
+    from . import coin
+
+    config, warnings = coin.plan_architecture(bpp, height, width, channels, bits, uniform=True,
+                                              bits_per_weight=_coded_bits(bits))
+    budget = bpp * height * width
+
+    def estimate(cfg: SirenConfig) -> float:
+        sizes = [math.prod(s) for s in cfg.tensor_shapes()]
+        tb = tensor_bits(cfg, bits, quantize_biases, first_layer_bits)
+        return 8 * coin.header_bytes(cfg) + 32 + sum(n * _coded_bits(b) for n, b in zip(sizes, tb))
+
+    while config.width > 1 and estimate(config) > budget:
+        config = SirenConfig(config.hidden_layers, config.width - 1, channels)
+    return config, warnings
+
+
+def _coded_bits(bits: int) -> float:
+    """Expected entropy-coded bits per parameter at a depth, after QAT."""
+    return CODED_BITS.get(bits, max(1.0, bits - 0.5))
+
+
+def code_within(best: list[tuple[np.ndarray, int, np.ndarray, float]], bits: list[int], config: SirenConfig,
+                height: int, width: int, limit: float) -> tuple[bytes, int]:
+    """The stream of :func:`fine_tune`'s ``best``; while over ``limit`` bytes, every tensor's step
+    is widened by 10% more (fewer levels in use, more zeros). Returns (stream, times coarsened)."""
+    data = build_stream([k[0] for k in best], [k[1] for k in best], bits, config, height, width)
+    coarsened = 0
+    while len(data) > limit and coarsened < 60:
+        coarsened += 1
+        c = 1.1 ** coarsened
+        # 1-bit tensors have no coarser levels: they stay as they are.
+        ints = [q if b == 1 else np.clip(np.rint(np.float32(beta / c) * w), -max_level(b), max_level(b)).astype(np.int32)
+                for (q, _, w, beta), b in zip(best, bits)]
+        alphas = [alpha if b == 1 else _scaled_bf16(alpha, c) for (_, alpha, _, _), b in zip(best, bits)]
+        data = build_stream(ints, alphas, bits, config, height, width)
+    return data, coarsened
 
 
 def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: list[np.ndarray], loop,
