@@ -13,6 +13,17 @@ DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The MNIST idx gzip files: $INRCODEC_DATA/mnist or the project's shared copy (never the network)."""
+    import os
+
+    for d in (Path(os.environ.get("INRCODEC_DATA", "/nonexistent")) / "mnist", ROOT.parent / "shared" / "data" / "mnist"):
+        if (d / "t10k-labels-idx1-ubyte.gz").exists():
+            return d
+    pytest.skip("no local MNIST copy (set INRCODEC_DATA to a directory holding mnist/)")
+
+
+@pytest.fixture(scope="session")
 def kodim23() -> np.ndarray:
     return np.asarray(Image.open(SAMPLES / "kodim23.png").convert("RGB"))
 

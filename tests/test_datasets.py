@@ -1,12 +1,14 @@
-"""Kodak loader: local directory and environment variable, checksums, clear errors; no network."""
+"""Kodak and MNIST loaders: local directory and environment variable, checksums, clear errors; no network."""
 from __future__ import annotations
 
+import gzip
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from inrcodec.datasets import DatasetError, image_folder, kodak, kodak_checksums
+from inrcodec.datasets import DatasetError, image_folder, kodak, kodak_checksums, mnist, mnist_checksums
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -44,3 +46,29 @@ def test_image_folder(tmp_path):
     shutil.copy(SAMPLES / "kodim23.png", tmp_path / "b.png")
     (tmp_path / "notes.txt").write_text("x")
     assert [p.name for p in image_folder(tmp_path)] == ["b.png"]
+
+
+def test_mnist_checksums_are_the_originals():
+    assert mnist_checksums()["t10k-labels-idx1-ubyte.gz"] == (
+        "b91679a0acfe4ba0e50a2437a903084cba1f5f92592b016a25a7dfd00455798b")
+    assert len(mnist_checksums()) == 4
+
+
+def test_mnist_test_split_from_a_local_directory(mnist_dir):
+    images, labels = mnist("test", mnist_dir)
+    assert images.shape == (10000, 28, 28) and images.dtype == np.uint8
+    assert labels[:5].tolist() == [7, 2, 1, 0, 4] and set(np.unique(labels).tolist()) == set(range(10))
+
+
+def test_mnist_missing_and_corrupt_files_are_named(tmp_path, mnist_dir):
+    with pytest.raises(DatasetError, match="t10k-images-idx3-ubyte.gz: not found"):
+        mnist("test", tmp_path)
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(mnist_dir / name, tmp_path / name)
+    data = bytearray(gzip.decompress((tmp_path / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    data[-1] ^= 1
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(data)))
+    with pytest.raises(DatasetError, match="t10k-labels-idx1-ubyte.gz: SHA256 mismatch"):
+        mnist("test", tmp_path)
+    with pytest.raises(DatasetError, match="no split"):
+        mnist("validation", tmp_path)
