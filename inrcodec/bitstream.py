@@ -196,22 +196,67 @@ def check_record(t: TensorRecord, k: int) -> None:
 
 def pack(stream: Stream) -> bytes:
     """Serialize a stream in format version 2; the inverse of :func:`unpack` for v2 streams."""
-    if len(stream.payload) % 4:
-        raise ValueError("payload must be whole u32 words")
-    out = bytearray()
-    out += pack_fields(HEADER_FIELDS, {"magic": MAGIC, "version": VERSION, "method": stream.method,
+    head = pack_fields(HEADER_FIELDS, {"magic": MAGIC, "version": VERSION, "method": stream.method,
                                        "channels": stream.channels, "width_minus_1": stream.width - 1,
                                        "height_minus_1": stream.height - 1})
-    out += pack_fields(SECTION_LENGTH_FIELDS, {"section_bytes": len(stream.section)})
-    out += stream.section
-    out += pack_fields(TENSOR_COUNT_FIELDS, {"tensor_count": len(stream.tensors)})
-    for k, t in enumerate(stream.tensors):
+    return seal(head + pack_body(stream.section, stream.tensors, stream.payload))
+
+
+def pack_body(section: bytes, tensors: list[TensorRecord], payload: bytes) -> bytes:
+    """Section, tensor records and payload, as every container after its own header lays them out."""
+    if len(payload) % 4:
+        raise ValueError("payload must be whole u32 words")
+    out = bytearray(pack_fields(SECTION_LENGTH_FIELDS, {"section_bytes": len(section)}))
+    out += section
+    out += pack_fields(TENSOR_COUNT_FIELDS, {"tensor_count": len(tensors)})
+    for k, t in enumerate(tensors):
         out += pack_fields(TENSOR_FIELDS, t.__dict__)
         check_record(t, k)
-    out += pack_fields(PAYLOAD_FIELDS, {"payload_words": len(stream.payload) // 4})
-    out += stream.payload
-    out += struct.pack(fmt(CRC_FIELDS), zlib.crc32(out))
-    return bytes(out)
+    out += pack_fields(PAYLOAD_FIELDS, {"payload_words": len(payload) // 4})
+    return bytes(out + payload)
+
+
+def seal(data: bytes) -> bytes:
+    """``data`` followed by its CRC32."""
+    return data + struct.pack(fmt(CRC_FIELDS), zlib.crc32(data))
+
+
+def check_crc(data: bytes, header_size: int, what: str = "stream") -> bytes:
+    """The bytes before the CRC32, if the CRC matches (covers any truncation or corruption)."""
+    if len(data) < header_size + size_of(CRC_FIELDS):
+        raise BitstreamError(f"truncated {what}: shorter than the header")
+    (crc,) = struct.unpack_from("<I", data, len(data) - 4)
+    if zlib.crc32(data[:-4]) != crc:
+        raise BitstreamError(f"checksum mismatch: the {what} is corrupt or truncated")
+    return data[:-4]
+
+
+def unpack_body(rest: bytes) -> tuple[bytes, list[TensorRecord], bytes, dict[str, int]]:
+    """Inverse of :func:`pack_body` (every field validated): section, records, payload, bytes per part."""
+    n_section = unpack_fields(SECTION_LENGTH_FIELDS, rest, "method section length")[0]["section_bytes"]
+    rest = rest[size_of(SECTION_LENGTH_FIELDS):]
+    if len(rest) < n_section:
+        raise BitstreamError(f"truncated method section: needs {n_section} bytes, has {len(rest)}")
+    section, rest = bytes(rest[:n_section]), rest[n_section:]
+    count, rest = unpack_fields(TENSOR_COUNT_FIELDS, rest, "tensor count")
+    tensors = []
+    for k in range(count["tensor_count"]):
+        values, rest = unpack_fields(TENSOR_FIELDS, rest, f"tensor record {k}")
+        tensors.append(TensorRecord(**values))
+    sizes = {"method_section": size_of(SECTION_LENGTH_FIELDS) + n_section,
+             "tensor_records": size_of(TENSOR_COUNT_FIELDS) + len(tensors) * size_of(TENSOR_FIELDS)}
+    payload, sizes["payload"] = _payload(tensors, rest)
+    return section, tensors, payload, sizes
+
+
+def _payload(tensors: list[TensorRecord], rest: bytes) -> tuple[bytes, int]:
+    for k, t in enumerate(tensors):
+        check_record(t, k)
+    words = unpack_fields(PAYLOAD_FIELDS, rest, "payload length")[0]["payload_words"]
+    rest = rest[size_of(PAYLOAD_FIELDS):]
+    if 4 * words != len(rest):
+        raise BitstreamError(f"payload length mismatch: header says {4 * words} bytes, stream has {len(rest)}")
+    return bytes(rest), size_of(PAYLOAD_FIELDS) + 4 * words
 
 
 def unpack(data: bytes, limits: DecodeLimits = DecodeLimits()) -> Stream:
@@ -224,12 +269,7 @@ def unpack(data: bytes, limits: DecodeLimits = DecodeLimits()) -> Stream:
     if data[3] not in READABLE_VERSIONS:
         raise BitstreamError(f"unsupported format version {data[3]} (this decoder reads versions "
                              f"{', '.join(map(str, READABLE_VERSIONS))})")
-    if len(data) < size_of(HEADER_FIELDS) + size_of(CRC_FIELDS):
-        raise BitstreamError("truncated stream: shorter than the header")
-    (crc,) = struct.unpack_from("<I", data, len(data) - 4)
-    if zlib.crc32(data[:-4]) != crc:
-        raise BitstreamError("checksum mismatch: the stream is corrupt or truncated")
-    body = data[:-4]
+    body = check_crc(data, size_of(HEADER_FIELDS))
     head, rest = unpack_fields(HEADER_FIELDS, body, "header")
     width, height = head["width_minus_1"] + 1, head["height_minus_1"] + 1
     if width * height > limits.max_pixels:
@@ -240,28 +280,13 @@ def unpack(data: bytes, limits: DecodeLimits = DecodeLimits()) -> Stream:
         section, tensors, rest = _v1_section_and_records(head["method"], rest)
         sizes["method_section"] = size_of(V1_COIN_SECTION)
         sizes["tensor_records"] = len(tensors) * size_of(V1_TENSOR_FIELDS)
+        payload, sizes["payload"] = _payload(tensors, rest)
     else:
-        n_section = unpack_fields(SECTION_LENGTH_FIELDS, rest, "method section length")[0]["section_bytes"]
-        rest = rest[size_of(SECTION_LENGTH_FIELDS):]
-        if len(rest) < n_section:
-            raise BitstreamError(f"truncated method section: needs {n_section} bytes, has {len(rest)}")
-        section, rest = bytes(rest[:n_section]), rest[n_section:]
-        count, rest = unpack_fields(TENSOR_COUNT_FIELDS, rest, "tensor count")
-        tensors = []
-        for k in range(count["tensor_count"]):
-            values, rest = unpack_fields(TENSOR_FIELDS, rest, f"tensor record {k}")
-            tensors.append(TensorRecord(**values))
-        sizes["method_section"] = size_of(SECTION_LENGTH_FIELDS) + n_section
-        sizes["tensor_records"] = size_of(TENSOR_COUNT_FIELDS) + len(tensors) * size_of(TENSOR_FIELDS)
-    for k, t in enumerate(tensors):
-        check_record(t, k)
-    words = unpack_fields(PAYLOAD_FIELDS, rest, "payload length")[0]["payload_words"]
-    rest = rest[size_of(PAYLOAD_FIELDS):]
-    if 4 * words != len(rest):
-        raise BitstreamError(f"payload length mismatch: header says {4 * words} bytes, stream has {len(rest)}")
-    sizes |= {"payload": size_of(PAYLOAD_FIELDS) + 4 * words, "crc": size_of(CRC_FIELDS)}
+        section, tensors, payload, body_sizes = unpack_body(rest)
+        sizes |= body_sizes
+    sizes["crc"] = size_of(CRC_FIELDS)
     return Stream(method=head["method"], channels=head["channels"], width=width, height=height, section=section,
-                  tensors=tensors, payload=bytes(rest), version=head["version"], section_bytes=sizes)
+                  tensors=tensors, payload=payload, version=head["version"], section_bytes=sizes)
 
 
 def _v1_section_and_records(method: int, rest: bytes) -> tuple[bytes, list[TensorRecord], bytes]:

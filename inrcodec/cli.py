@@ -1,4 +1,5 @@
-"""Command line: ``inrcodec encode | decode | info | bench``. Parses, calls the library, writes.
+"""Command line: ``inrcodec encode | decode | info | bench`` (and ``mlpzip``, in cli_mlpzip.py).
+Parses, calls the library, writes.
 
 Exit status: 0 success, 1 data error (corrupt stream, unreadable image, existing output, an
 image that cannot be coded as asked; with several inputs: any of them), 2 usage error, 130 interrupted
@@ -7,52 +8,22 @@ or temp file is ever left). Errors are one line on stderr; progress goes to stde
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Any, List, Optional
 
 import typer
 
+from .cli_common import each as _each
+from .cli_mlpzip import app as mlpzip_app
+from .cli_common import outputs as _outputs
+from .cli_common import run as _run
+from .cli_common import text as _text
 from .errors import DataError, OptionError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None, help="Compress images as neural networks (COIN and friends).")
 _ARGV: list[str] = []  # the command line, for the provenance the bench stamps on its records
-
-
-def _fail(message: str, code: int) -> None:
-    sys.stderr.write(f"inrcodec: error: {message}\n")
-    raise typer.Exit(code)
-
-
-def _error_code(exc: BaseException) -> tuple[str, int] | None:
-    """(one-line message, exit status) for the errors the library raises on purpose."""
-    if isinstance(exc, OptionError):
-        return str(exc), 2
-    if isinstance(exc, DataError):
-        return str(exc), 1
-    if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError)):
-        return f"{exc.filename}: {exc.strerror}", 1
-    return None
-
-
-def _run(fn: Callable[[], None]) -> None:
-    """Turn library exceptions into one-line errors with the documented exit codes."""
-    try:
-        fn()
-    except typer.Exit:
-        raise
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
-    except Exception as exc:  # noqa: BLE001 -- still one line, still non-zero
-        known = _error_code(exc)
-        if known is None:
-            import os
-            if os.environ.get("INRCODEC_DEBUG"):
-                raise
-            known = (f"{type(exc).__name__}: {exc}", 1)
-        _fail(*known)
 
 
 def _check_device(device: str, probe: bool = True) -> None:
@@ -71,50 +42,6 @@ def _parse_arch(text: str) -> tuple[int, int]:
     except ValueError:
         raise OptionError(f"--arch must look like 10x28 (layers x width), got {text!r}") from None
     return layers, width
-
-
-def _outputs(inputs: list[str], output: str | None, suffix: str, as_json: bool) -> list[str]:
-    """Every input's output path (see images.output_paths); creates an ``-o folder/`` that is asked for."""
-    from .images import output_paths
-
-    outputs = output_paths(inputs, output, suffix)
-    if as_json and "-" in outputs:
-        raise OptionError("--json and data on stdout both use stdout; give -o FILE")
-    if output and output.endswith("/"):
-        Path(output).mkdir(parents=True, exist_ok=True)
-    return outputs
-
-
-def _each(inputs: list[str], outputs: list[str] | None, force: bool, quiet: bool, as_json: bool, verb: str,
-          work: Callable[[str, str], dict[str, Any]]) -> None:
-    """Run ``work(input, output)`` on every input: one error line per failure, a summary line for
-    several inputs, JSON lines with ``--json``; exit 1 if any input failed. Every output is
-    checked before any work starts (None: nothing is written)."""
-    from .images import check_output
-
-    for out in outputs or []:
-        check_output(out, force)
-    outputs = outputs or ["-"] * len(inputs)
-    failed = 0
-    for inp, out in zip(inputs, outputs):
-        try:
-            summary = work(inp, out)
-        except Exception as exc:  # noqa: BLE001 -- report this input, go on with the others
-            known = _error_code(exc)
-            if known is None or len(inputs) == 1:
-                raise
-            failed += 1
-            sys.stderr.write(f"inrcodec: error: {inp}: {known[0]}\n")
-            if as_json:
-                sys.stdout.write(json.dumps({"input": inp, "output": out, "error": known[0]}) + "\n")
-            continue
-        if as_json:
-            sys.stdout.write(json.dumps(summary, allow_nan=False) + "\n")
-    if len(inputs) > 1 and not quiet:
-        sys.stderr.write(f"{verb} {len(inputs) - failed} of {len(inputs)} inputs" +
-                         (f"; {failed} failed\n" if failed else "\n"))
-    if failed:
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -246,16 +173,6 @@ def info(
     _run(go)
 
 
-def _text(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4f}"
-    if isinstance(v, list):
-        return " ".join(map(str, v))
-    if isinstance(v, dict):
-        return ", ".join(f"{k} {x} B" for k, x in v.items())
-    return str(v)
-
-
 @app.command()
 def bench(
     target: Optional[str] = typer.Argument(None, help="kodak, or a folder of images."),
@@ -328,6 +245,9 @@ def bench(
             sys.stderr.write(f"wrote {', '.join(str(p) for p in written)}\n")
 
     _run(go)
+
+
+app.add_typer(mlpzip_app, name="mlpzip")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ Usage: python tests/make_golden.py [NAME...]   (then commit the files; a changed
 existing files changed, which a format version promises never to do). The v1 golden
 (golden_v1_coin.*) is frozen: no writer of version 1 exists any more.
 
-Each golden NAME has NAME.inr, NAME.sha256 (of the decoded float32 parameters) and NAME.png
+The .mlpz goldens (``golden_mlpz_*``) are made by :func:`mlpz_goldens`. Each image golden NAME has NAME.inr, NAME.sha256 (of the decoded float32 parameters) and NAME.png
 (the decoded image). Between them they pin RGB and greyscale, mixed and uniform precision,
 both entropy models, and 1-bit records.
 """
@@ -59,6 +59,25 @@ def main(only: list[str]) -> None:
         models |= set(describe(data)["entropy_models"])
         print(name, len(data), "bytes", describe(data)["entropy_models"])
     assert only or models == {"laplace", "gaussian"}, models
+    mlpz_goldens(only)
+
+
+def mlpz_goldens(only: list[str]) -> None:
+    """``.mlpz`` goldens: a seeded 1x8 MLP (no training, so no MNIST needed) at 4-bit weights and
+    8-bit biases, and at 1-bit weights; NAME.mlpz and NAME.sha256 of the decoded parameters."""
+    from inrcodec import mlpz
+    from inrcodec.mlp import MLPConfig, init_tensors
+    from inrcodec.mlpzip import CompressOptions, compress
+
+    config = MLPConfig(1, 8)
+    for name, bits in (("golden_mlpz_quant4", 4), ("golden_mlpz_quant1", 1)):
+        if only and name not in only:
+            continue
+        data = compress(config, init_tensors(config, 0), CompressOptions(["quant"], bits=bits)).data
+        (DATA / f"{name}.mlpz").write_bytes(data)
+        digest = params_digest(mlpz.decode(data)[1])
+        (DATA / f"{name}.sha256").write_text(f"{digest}  {name}.mlpz (float32 LE parameters)\n")
+        print(name, len(data), "bytes")
 
 
 if __name__ == "__main__":

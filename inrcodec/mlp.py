@@ -1,0 +1,126 @@
+"""MNIST classifier MLPs: the network, test accuracy, and the plain model file (no training code:
+the ``.mlpz`` decoder uses this module; training lives in :mod:`inrcodec.mlpzip`).
+
+An MLP of depth D and width W is ``784 -> W -> ... -> W -> 10`` with D hidden ReLU layers
+(D + 1 linear layers). Its tensors, in order, are each layer's weight (out, in) then bias, as
+in the image codec. Inputs are the 28x28 pixels / 255, flattened row by row.
+
+Model files (``mlpzip train -o model.pt``) are a plain dict of ints, strings and tensors written
+by ``torch.save`` and read back with ``weights_only=True``: loading never unpickles our objects.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import DataError
+
+FILE_FORMAT = "inrcodec-mlp"
+FILE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class MLPConfig:
+    """Hidden layers, their width, and the input and class counts."""
+
+    depth: int
+    width: int
+    inputs: int = 784
+    classes: int = 10
+
+    def layer_shapes(self) -> list[tuple[int, int]]:
+        """(out, in) of each linear layer, first to last."""
+        dims = [self.inputs] + [self.width] * self.depth + [self.classes]
+        return [(dims[k + 1], dims[k]) for k in range(self.depth + 1)]
+
+    def tensor_shapes(self) -> list[tuple[int, ...]]:
+        """Weight then bias of each layer."""
+        return [s for out, inp in self.layer_shapes() for s in ((out, inp), (out,))]
+
+    def num_params(self) -> int:
+        """Number of parameters."""
+        return sum(math.prod(s) for s in self.tensor_shapes())
+
+
+def inputs_of(images: np.ndarray):
+    """Float32 network inputs of uint8 (N, 28, 28) images, as a torch tensor (N, 784)."""
+    import torch
+
+    return torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
+
+
+def forward(tensors: list, x):
+    """Logits of an MLP given its tensors (torch) in stream order: ReLU between linear layers."""
+    import torch
+
+    h = x
+    n = len(tensors) // 2
+    for k in range(n):
+        h = torch.nn.functional.linear(h, tensors[2 * k], tensors[2 * k + 1])
+        if k < n - 1:
+            h = torch.relu(h)
+    return h
+
+
+def init_tensors(config: MLPConfig, seed: int) -> list:
+    """PyTorch's default Linear initialization (uniform in +-1/sqrt(fan_in)), from ``seed``."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for o, i in config.layer_shapes():
+        bound = 1.0 / math.sqrt(i)
+        out += [(torch.rand(o, i, generator=gen) * 2 - 1) * bound, (torch.rand(o, generator=gen) * 2 - 1) * bound]
+    return out
+
+
+def accuracy(tensors: list, images: np.ndarray, labels: np.ndarray, batch: int = 10000) -> float:
+    """Test accuracy in percent of the MLP ``tensors`` (torch or numpy) on uint8 images."""
+    import torch
+
+    ts = [torch.as_tensor(np.asarray(t, dtype=np.float32)) if not isinstance(t, torch.Tensor) else t.detach()
+          for t in tensors]
+    x, y = inputs_of(images), torch.from_numpy(labels.astype(np.int64))
+    correct = 0
+    with torch.no_grad():
+        for s in range(0, len(x), batch):
+            correct += int((forward(ts, x[s:s + batch]).argmax(1) == y[s:s + batch]).sum())
+    return 100.0 * correct / max(1, len(x))
+
+
+def to_bytes(config: MLPConfig, tensors: list) -> bytes:
+    """A model file's bytes (a plain dict; see the module doc)."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"format": FILE_FORMAT, "version": FILE_VERSION, "depth": config.depth, "width": config.width,
+                "inputs": config.inputs, "classes": config.classes,
+                "tensors": [torch.as_tensor(np.asarray(t, dtype=np.float32)).detach().clone() for t in tensors]}, buf)
+    return buf.getvalue()
+
+
+def from_bytes(data: bytes, name: str = "model") -> tuple[MLPConfig, list]:
+    """Config and float32 tensors of a model file; :class:`DataError` (one line) if it is not one."""
+    import io
+
+    import torch
+
+    try:
+        obj = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    except Exception as exc:  # torch reports bad files with assorted exceptions
+        raise DataError(f"{name}: not an inrcodec MLP model file ({type(exc).__name__})") from None
+    if not isinstance(obj, dict) or obj.get("format") != FILE_FORMAT or obj.get("version") != FILE_VERSION:
+        raise DataError(f"{name}: not an inrcodec MLP model file (format {FILE_FORMAT} v{FILE_VERSION})")
+    try:
+        config = MLPConfig(int(obj["depth"]), int(obj["width"]), int(obj["inputs"]), int(obj["classes"]))
+        tensors = list(obj["tensors"])
+    except (KeyError, TypeError, ValueError):
+        raise DataError(f"{name}: model file is missing its architecture or tensors") from None
+    shapes = [tuple(t.shape) for t in tensors if isinstance(t, torch.Tensor)]
+    if not (1 <= config.depth <= 64 and 1 <= config.width <= 65535) or shapes != config.tensor_shapes():
+        raise DataError(f"{name}: tensors do not match a depth-{config.depth} width-{config.width} MLP")
+    return config, [t.to(torch.float32) for t in tensors]

@@ -1,0 +1,69 @@
+"""``inrcodec mlpzip`` as users and scripts see it: the whole chain, JSON, exit codes, one-line errors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from inrcodec.cli import main
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def cli(capsys, *args) -> tuple[int, str, str]:
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("inrcodec: error: "), err
+    return lines[0]
+
+
+def test_train_compress_eval_decompress_info(tmp_path, capsys, mnist_dir):
+    model, packed, back = tmp_path / "m.pt", tmp_path / "m.mlpz", tmp_path / "back.pt"
+    rc, out, err = cli(capsys, "mlpzip", "train", "--depth", 1, "--width", 16, "--epochs", 0.05, "-o", model,
+                       "--data-dir", mnist_dir, "--json")
+    trained = json.loads(out)
+    assert rc == 0 and "test accuracy" in err and trained["parameters"] == 784 * 16 + 16 + 16 * 10 + 10
+    rc, out, err = cli(capsys, "mlpzip", "compress", model, "-o", packed, "--bits", 4, "--data-dir", mnist_dir, "--json")
+    summary = json.loads(out)
+    assert rc == 0 and summary["bytes"] == packed.stat().st_size and summary["methods"] == ["quant"]
+    rc, out, _ = cli(capsys, "mlpzip", "eval", packed, model, "--data-dir", mnist_dir, "--json")
+    evals = [json.loads(line) for line in out.splitlines()]
+    assert rc == 0 and evals[0]["accuracy"] == summary["accuracy"] and evals[0]["bytes"] == summary["bytes"]
+    assert evals[1]["kind"] == "model" and abs(evals[1]["accuracy"] - trained["accuracy"]) < 1e-9
+    assert cli(capsys, "mlpzip", "decompress", packed, "-o", back)[0] == 0
+    rc, out, _ = cli(capsys, "mlpzip", "eval", back, "--data-dir", mnist_dir, "--json")
+    assert json.loads(out)["accuracy"] == summary["accuracy"]
+    rc, out, _ = cli(capsys, "mlpzip", "info", packed, "--json")
+    assert rc == 0 and json.loads(out)["tensor_bits"] == [4, 8, 4, 8]
+    rc, _, err = cli(capsys, "mlpzip", "compress", model, "-o", packed, "--data-dir", mnist_dir)
+    assert rc == 1 and "exists" in one_error_line(err)  # no overwrite without --force
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bit_flip", "empty", "not_mlpz"])
+def test_damaged_files_exit_1_with_one_line_and_no_output(tmp_path, capsys, damage):
+    good = (DATA / "golden_mlpz_quant4.mlpz").read_bytes()
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0x10
+    bad = {"truncated": good[:-9], "bit_flip": bytes(flipped), "empty": b"",
+           "not_mlpz": (DATA / "golden_v2_coin_rgb.inr").read_bytes()}[damage]
+    path, out = tmp_path / "bad.mlpz", tmp_path / "out.pt"
+    path.write_bytes(bad)
+    for args in (("decompress", path, "-o", out), ("info", path)):
+        rc, _, err = cli(capsys, "mlpzip", *args)
+        assert rc == 1 and one_error_line(err)
+    assert not out.exists() and list(tmp_path.iterdir()) == [path]
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    model = tmp_path / "m.pt"
+    for args in (("train", "--depth", 0, "--width", 8, "-o", model),
+                 ("compress", model, "-o", tmp_path / "x.mlpz", "--method", "prune"),
+                 ("compress", model, "-o", tmp_path / "x.mlpz", "--bits", 17)):
+        rc, _, err = cli(capsys, "mlpzip", *args)
+        assert rc == 2 and one_error_line(err)

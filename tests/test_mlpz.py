@@ -1,0 +1,104 @@
+"""The .mlpz container: round trip, every field validated, goldens bit-exact, damage refused."""
+from __future__ import annotations
+
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inrcodec import mlpz
+from inrcodec.bitstream import BitstreamError, LimitError, TensorRecord
+from inrcodec.entropy import encode_tensors
+from inrcodec.mlp import MLPConfig
+
+DATA = Path(__file__).resolve().parent / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_golden import params_digest  # noqa: E402
+
+GOLDENS = ["golden_mlpz_quant4", "golden_mlpz_quant1"]
+
+
+def _file(config: MLPConfig = MLPConfig(1, 3, inputs=5, classes=2), bits: int = 4) -> tuple[bytes, list]:
+    rng = np.random.default_rng(0)
+    lv = (1 << (bits - 1)) - 1
+    ints = [rng.integers(-lv, lv + 1, int(np.prod(s))).astype(np.int32) for s in config.tensor_shapes()]
+    models, payload = encode_tensors(ints, [bits] * len(ints))
+    records = [TensorRecord(bits, m, 0, 0x3C00, sc) for m, sc in models]  # step 2^-7
+    return mlpz.pack(config, ["quant"], records, payload), ints
+
+
+def test_round_trip_gives_offset_plus_step_times_the_integers():
+    data, ints = _file()
+    config, tensors = mlpz.decode(data)
+    assert config == MLPConfig(1, 3, inputs=5, classes=2)
+    for t, q, s in zip(tensors, ints, config.tensor_shapes()):
+        assert t.shape == s and np.array_equal(t.reshape(-1), q.astype(np.float32) / 128)
+    d = mlpz.describe(data)
+    assert d["steps"] == ["quant"] and sum(d["section_bytes"].values()) == d["bytes"] == len(data)
+
+
+@pytest.mark.parametrize("name", GOLDENS)
+def test_goldens_decode_to_the_same_parameters(name):
+    data = (DATA / f"{name}.mlpz").read_bytes()
+    assert params_digest(mlpz.decode(data)[1]) == (DATA / f"{name}.sha256").read_text().split()[0]
+    bits = mlpz.describe(data)["tensor_bits"]
+    assert bits == ([4, 8, 4, 8] if name.endswith("4") else [1, 8, 1, 8])
+
+
+def _with_crc(body: bytes) -> bytes:
+    return body + zlib.crc32(body).to_bytes(4, "little")
+
+
+def test_bad_fields_are_refused_with_their_names():
+    data, _ = _file()
+    with pytest.raises(BitstreamError, match="not an .mlpz"):
+        mlpz.decode(b"INR" + data[3:])
+    with pytest.raises(BitstreamError, match="version"):
+        mlpz.decode(data[:3] + b"\x07" + data[4:])
+    with pytest.raises(BitstreamError, match="checksum"):
+        mlpz.decode(data[:-5] + data[-4:])
+    header = len(mlpz.pack_fields(mlpz.HEADER_FIELDS, {"magic": b"MLZ", "version": 1, "inputs": 5, "classes": 2}))
+    layout_at = header + 2 + 3 + 1  # after the section length, depth, width and steps
+    bad = bytearray(data[:-4])
+    bad[layout_at] = 9
+    with pytest.raises(BitstreamError, match="invalid layout 9"):
+        mlpz.decode(_with_crc(bytes(bad)))
+    huge = MLPConfig(64, 4096)
+    with pytest.raises(LimitError, match="exceeds the limit"):
+        mlpz.unpack(mlpz.pack(huge, [], [TensorRecord(8, 0, 0, 0x3C00, 0x3F80)] * len(huge.tensor_shapes()), b""))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(GOLDENS), st.data())
+def test_mutated_files_decode_or_are_refused(name, data):
+    raw = bytearray((DATA / f"{name}.mlpz").read_bytes())
+    if data.draw(st.booleans()):
+        raw = raw[:data.draw(st.integers(0, len(raw) - 5))] + raw[-4:]
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.integers(0, max(0, len(raw) - 5)))
+        if i < len(raw):
+            raw[i] = data.draw(st.integers(0, 255))
+    if len(raw) >= 4:
+        raw[-4:] = zlib.crc32(bytes(raw[:-4])).to_bytes(4, "little")
+    try:
+        config, tensors = mlpz.decode(bytes(raw))
+    except BitstreamError:
+        return
+    assert [t.shape for t in tensors] == config.tensor_shapes()
+
+
+def test_decoding_imports_no_training_code_and_no_torch():
+    import subprocess
+
+    code = ("import sys; from pathlib import Path; from inrcodec import mlpz; "
+            f"[mlpz.decode(Path(p).read_bytes()) for p in {[str(DATA / f'{n}.mlpz') for n in GOLDENS]!r}]; "
+            "bad = [m for m in sys.modules if m in ('inrcodec.mlpzip', 'inrcodec.train', 'inrcodec.softquant', "
+            "'torch')]; print(','.join(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+    src = Path(mlpz.__file__).read_text()
+    assert "pickle" not in src and "torch.load" not in src and "np.load" not in src

@@ -1,0 +1,73 @@
+"""mlpzip's training side: a few steps on a subset, quant and qat pipelines, exact round trips."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from inrcodec import mlp, mlpz, mlpzip
+from inrcodec.datasets import mnist
+from inrcodec.errors import DataError, OptionError
+
+
+@pytest.fixture(scope="module")
+def subset(mnist_dir):
+    x, y = mnist("train", mnist_dir)
+    xt, yt = mnist("test", mnist_dir)
+    return (x[:3000], y[:3000]), (xt[:2000], yt[:2000])
+
+
+@pytest.fixture(scope="module")
+def trained(subset):
+    (x, y), (xt, yt) = subset
+    config = mlp.MLPConfig(2, 32)
+    before = mlp.accuracy(mlp.init_tensors(config, 0), xt, yt)
+    losses = []
+    tensors = mlpzip.train_model(config, x, y, epochs=2, seed=0, lr=1e-2, on_epoch=lambda e, loss: losses.append(loss))
+    return config, tensors, before, losses
+
+
+def test_a_few_steps_on_a_subset_learn(trained, subset):
+    config, tensors, before, losses = trained
+    after = mlp.accuracy(tensors, *subset[1])
+    assert len(losses) == 2 and losses[1] < losses[0] and before < 30 and after > 80
+
+
+@pytest.mark.parametrize("method,bits", [("quant", 8), ("quant", 1), ("qat", 2)])
+def test_round_trip_gives_the_evaluated_network_exactly(trained, subset, method, bits):
+    config, tensors, _, _ = trained
+    result = mlpzip.compress(config, tensors, mlpzip.CompressOptions([method], bits=bits, epochs=0.2),
+                             subset[0])
+    decoded_config, decoded = mlpz.decode(result.data)
+    assert decoded_config == config
+    x = mlp.inputs_of(subset[1][0][:500])
+    evaluated = mlp.forward([torch.from_numpy(t) for t in result.tensors], x)
+    assert torch.equal(mlp.forward([torch.from_numpy(t) for t in decoded], x), evaluated)
+    assert result.details["tensor_bits"] == [bits, max(bits, 8)] * 3
+    if bits == 1:
+        assert all(len(np.unique(t)) <= 2 for t in decoded[0::2])
+    assert (result.epochs > 0) == (method == "qat")
+
+
+def test_qat_beats_post_training_quantization_at_two_bits(trained, subset):
+    config, tensors, _, _ = trained
+    ptq = mlpzip.compress(config, tensors, mlpzip.CompressOptions(["quant"], bits=2))
+    qat = mlpzip.compress(config, tensors, mlpzip.CompressOptions(["qat"], bits=2, epochs=0.5, lr=1e-3), subset[0])
+    assert mlp.accuracy(qat.tensors, *subset[1]) > mlp.accuracy(ptq.tensors, *subset[1])
+
+
+def test_method_lists_are_ordered_and_checked():
+    assert mlpzip.parse_methods("qat") == ["qat"]
+    for bad in ("", "zip", "quant,quant", "quant,qat", "prune,quant"):
+        with pytest.raises(OptionError):
+            mlpzip.parse_methods(bad)
+    with pytest.raises(OptionError):
+        mlpzip.check_options(mlpzip.CompressOptions(["quant"], bits=0))
+
+
+def test_model_files_round_trip_and_refuse_other_files(trained):
+    config, tensors, _, _ = trained
+    back_config, back = mlp.from_bytes(mlp.to_bytes(config, tensors))
+    assert back_config == config and all(torch.equal(a, b) for a, b in zip(back, tensors))
+    with pytest.raises(DataError, match="x.pt: not an inrcodec MLP model file"):
+        mlp.from_bytes(b"not a model", "x.pt")
