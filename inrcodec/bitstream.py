@@ -49,7 +49,7 @@ class Field:
 
 
 # Entropy model ids of a tensor record (fixed numbers).
-MODEL_IDS: dict[str, int] = {"laplace": 0, "gaussian": 1}
+MODEL_IDS: dict[str, int] = {"laplace": 0, "gaussian": 1, "bernoulli": 2}
 MODEL_NAMES: dict[int, str] = {v: k for k, v in MODEL_IDS.items()}
 
 HEADER_FIELDS: list[Field] = [
@@ -64,7 +64,7 @@ SECTION_LENGTH_FIELDS: list[Field] = [Field("section_bytes", "H", "bytes of the 
 TENSOR_COUNT_FIELDS: list[Field] = [Field("tensor_count", "H", "number of tensor records that follow")]
 TENSOR_FIELDS: list[Field] = [
     Field("bits", "B", "symbol depth b: integers lie in [-(2^(b-1)-1), 2^(b-1)-1]; at 1 bit, -1 or +1", 1, 16),
-    Field("model", "B", "entropy model id (0 Laplace, 1 Gaussian)", choices=tuple(MODEL_NAMES)),
+    Field("model", "B", "entropy model id (0 Laplace, 1 Gaussian, 2 Bernoulli: 1-bit only)", choices=tuple(MODEL_NAMES)),
     Field("offset_bf16", "H", "quantizer offset, bfloat16 bits"),
     Field("step_bf16", "H", "quantizer step, bfloat16 bits"),
     Field("scale_bf16", "H", "entropy model scale in quantizer steps, bfloat16 bits"),
@@ -81,7 +81,7 @@ V1_COIN_SECTION: list[Field] = [
     Field("bits", "B", "symbol depth of every tensor", 2, 16),
 ]
 V1_TENSOR_FIELDS: list[Field] = [f for f in TENSOR_FIELDS if f.name in ("offset_bf16", "step_bf16")] + [
-    Field("model", "B", "entropy model id", choices=tuple(MODEL_NAMES)),
+    Field("model", "B", "entropy model id", choices=(0, 1)),
     Field("scale_bf16", "H", "entropy model scale, bfloat16 bits"),
 ]
 V1_COIN_METHOD_ID = 1
@@ -190,6 +190,8 @@ def check_record(t: TensorRecord, k: int) -> None:
         raise BitstreamError(f"tensor record {k}: quantizer step is {step} (must be finite and positive)")
     if not (math.isfinite(scale) and scale > 0):
         raise BitstreamError(f"tensor record {k}: entropy model scale is {scale} (must be finite and positive)")
+    if t.model == MODEL_IDS["bernoulli"] and not (t.bits == 1 and scale < 1):
+        raise BitstreamError(f"tensor record {k}: a Bernoulli model needs 1 bit and a probability below 1")
     if abs(offset) + step * max(1, (1 << (t.bits - 1)) - 1) > _F32_MAX:
         raise BitstreamError(f"tensor record {k}: offset and step overflow float32 at {t.bits} bits")
 

@@ -98,11 +98,17 @@ def train(
 def compress(
     model: str = typer.Argument(..., metavar="MODEL", help="Model file from mlpzip train (- for stdin)."),
     output: str = typer.Option(..., "-o", "--output", help=".mlpz file to write (- for stdout)."),
-    method: str = typer.Option("quant", "--method", help="Techniques in pipeline order, e.g. quant or qat."),
-    bits: int = typer.Option(8, "--bits", help="Weight depth 1..16 (1: two levels, 2: ternary)."),
-    bias_bits: Optional[int] = typer.Option(None, "--bias-bits", help="Bias depth (default max(bits, 8))."),
-    epochs: float = typer.Option(2.0, "--epochs", help="Fine-tuning epochs of techniques that retrain (qat)."),
-    lr: float = typer.Option(1e-4, "--lr", help="Fine-tuning learning rate."),
+    method: str = typer.Option("quant", "--method", help="Techniques, applied in the order distill, prune, lowrank, quant|qat; e.g. prune,quant."),
+    bits: int = typer.Option(8, "--bits", help="quant/qat: weight depth 1..16 (1: two levels, 2: ternary)."),
+    bias_bits: Optional[int] = typer.Option(None, "--bias-bits", help="quant/qat: bias depth (default max(bits, 8))."),
+    sparsity: float = typer.Option(0.9, "--sparsity", help="prune: fraction of weights set to zero."),
+    prune_rounds: int = typer.Option(3, "--prune-rounds", help="prune: pruning rounds, each followed by retraining."),
+    rank: int = typer.Option(16, "--rank", help="lowrank: rank of every factored weight."),
+    teacher: Optional[str] = typer.Option(None, "--teacher", help="distill: the teacher's model file."),
+    kd_temperature: float = typer.Option(4.0, "--kd-temperature", help="distill: softmax temperature T."),
+    kd_weight: float = typer.Option(0.9, "--kd-weight", help="distill: weight of the distillation term."),
+    epochs: float = typer.Option(2.0, "--epochs", help="Retraining epochs of each technique that retrains (all but quant)."),
+    lr: float = typer.Option(1e-4, "--lr", help="Retraining learning rate."),
     seed: int = typer.Option(0, "--seed", help="Shuffling seed of fine-tuning."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help=_DATA_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
@@ -116,15 +122,17 @@ def compress(
         from .datasets import mnist
         from .images import check_output, read_input, write_output
 
-        options = mlpzip.CompressOptions(mlpzip.parse_methods(method), bits, bias_bits, epochs, lr, seed,
-                                         on_epoch=lambda e, loss: _say(quiet, f"fine-tuning epoch {e}: loss {loss:.4f}"))
+        teacher_tensors = mlp.from_bytes(read_input(teacher), teacher)[1] if teacher else None
+        options = mlpzip.CompressOptions(mlpzip.parse_methods(method), bits, bias_bits, epochs, lr, seed, sparsity,
+                                         prune_rounds, rank, teacher_tensors, kd_temperature, kd_weight,
+                                         on_epoch=lambda e, loss: _say(quiet, f"retraining epoch {e}: loss {loss:.4f}"))
         mlpzip.check_options(options)
         if as_json and output == "-":
             raise OptionError("--json and the file on stdout both use stdout; give -o FILE")
         check_output(output, force)
         config, tensors = mlp.from_bytes(read_input(model), model)
         test = mnist("test", data_dir)
-        train_data = mnist("train", data_dir) if "qat" in options.methods else None
+        train_data = mnist("train", data_dir) if set(options.methods) - {"quant"} else None
         t0 = time.time()
         result = mlpzip.compress(config, tensors, options, train_data)
         write_output(output, result.data, force=force)

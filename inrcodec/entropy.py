@@ -4,8 +4,9 @@ Each tensor gets its own parametric model, zero-centred (the quantizer's offset 
 tensor's median): a quantized Laplace or Gaussian over the tensor's symbol range (its bit
 depth), whose scale is stored as bfloat16 bits. All tensors share one range-coded stream.
 The decoder builds the models only from those stored bits, so decoding is identical on
-every machine. One-bit tensors (integers -1 and +1) are coded as (q + 1) / 2 with equal
-probabilities, one bit each; their model fields are stored but unused.
+every machine. One-bit tensors (integers -1 and +1) are coded as (q + 1) / 2, with equal
+probabilities (Laplace or Gaussian model id: the scale is unused) or with a Bernoulli model
+whose stored scale is P(+1) (skewed tensors, such as pruning masks).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from .bitstream import MODEL_IDS, BitstreamError
 from .quantize import from_bf16_bits, max_level, to_bf16_bits
 
 _MIN_SCALE = 0.05  # in quantizer steps; keeps the models well defined for constant tensors
-_BINARY = (MODEL_IDS["laplace"], 0x3F80)  # what a 1-bit record stores: Laplace, scale 1.0 (unused)
+_BINARY = (MODEL_IDS["laplace"], 0x3F80)  # a 1-bit record with equal probabilities: Laplace, scale 1.0 (unused)
 
 
 def _model(model_id: int, scale_bf16: int, bits: int):
@@ -24,6 +25,11 @@ def _model(model_id: int, scale_bf16: int, bits: int):
     scale = float(from_bf16_bits(scale_bf16))
     if not np.isfinite(scale) or scale <= 0:
         raise BitstreamError(f"invalid entropy model scale {scale}")
+    if model_id == MODEL_IDS["bernoulli"]:
+        if bits != 1 or not scale < 1:
+            raise BitstreamError(f"a Bernoulli model needs 1-bit symbols and a probability in (0, 1), got "
+                                 f"{bits} bits and {scale}")
+        return constriction.stream.model.Bernoulli(scale, perfect=False)
     if bits == 1:
         return constriction.stream.model.Bernoulli(0.5, perfect=False)
     if model_id == MODEL_IDS["laplace"]:
@@ -41,18 +47,21 @@ def _coded_bits(q: np.ndarray, model) -> int:
 
 def choose_model(q: np.ndarray, bits: int) -> tuple[int, int]:
     """Pick the entropy model (id, scale bfloat16 bits) that codes ``q`` in the fewest bits."""
-    if bits == 1:
-        return _BINARY
     q = np.ascontiguousarray(q, dtype=np.int32)
-    mean_abs = float(np.mean(np.abs(q))) if q.size else 1.0
-    rms = float(np.sqrt(np.mean(q.astype(np.float64) ** 2))) if q.size else 1.0
-    candidates = [
-        (MODEL_IDS["laplace"], to_bf16_bits(max(mean_abs, _MIN_SCALE))),
-        (MODEL_IDS["gaussian"], to_bf16_bits(max(rms, _MIN_SCALE))),
-    ]
+    if bits == 1:
+        # Equal probabilities, or P(+1) as a Bernoulli parameter (skewed tensors such as masks).
+        p = float(np.mean(q > 0)) if q.size else 0.5
+        candidates = [_BINARY, (MODEL_IDS["bernoulli"], to_bf16_bits(min(max(p, 1 / 256), 255 / 256)))]
+    else:
+        mean_abs = float(np.mean(np.abs(q))) if q.size else 1.0
+        rms = float(np.sqrt(np.mean(q.astype(np.float64) ** 2))) if q.size else 1.0
+        candidates = [
+            (MODEL_IDS["laplace"], to_bf16_bits(max(mean_abs, _MIN_SCALE))),
+            (MODEL_IDS["gaussian"], to_bf16_bits(max(rms, _MIN_SCALE))),
+        ]
     if q.size == 0:
         return candidates[0]
-    return min(candidates, key=lambda c: _coded_bits(q, _model(c[0], c[1], bits)))
+    return min(candidates, key=lambda c: _coded_bits(_symbols(q, bits), _model(c[0], c[1], bits)))
 
 
 def _symbols(q: np.ndarray, bits: int) -> np.ndarray:
@@ -60,40 +69,60 @@ def _symbols(q: np.ndarray, bits: int) -> np.ndarray:
     return ((q + 1) >> 1).astype(np.int32) if bits == 1 else q
 
 
-def encode_tensors(qs: list[np.ndarray], bits: list[int]) -> tuple[list[tuple[int, int]], bytes]:
-    """Range-code integer tensors, each at its bit depth; returns their (model id, scale bits) and the payload."""
-    enc = constriction.stream.queue.RangeEncoder()
-    models = []
-    for q, b in zip(qs, bits, strict=True):
-        levels = max_level(b)
+class Encoder:
+    """One range-coded payload into which tensors are added in order, each with its own model."""
+
+    def __init__(self) -> None:
+        self._enc = constriction.stream.queue.RangeEncoder()
+
+    def add(self, q: np.ndarray, bits: int) -> tuple[int, int]:
+        """Code the integers ``q`` at depth ``bits``; returns the (model id, scale bits) chosen."""
+        levels = max_level(bits)
         q = np.ascontiguousarray(q, dtype=np.int32).reshape(-1)
         if q.size and (q.min() < -levels or q.max() > levels):
-            raise ValueError(f"symbols outside [-{levels}, {levels}] for {b} bits")
-        if b == 1 and np.any(q == 0):
+            raise ValueError(f"symbols outside [-{levels}, {levels}] for {bits} bits")
+        if bits == 1 and np.any(q == 0):
             raise ValueError("1-bit symbols must be -1 or +1")
-        model_id, scale_bits = choose_model(q, b)
-        models.append((model_id, scale_bits))
+        model_id, scale_bits = choose_model(q, bits)
         if q.size:
-            enc.encode(_symbols(q, b), _model(model_id, scale_bits, b))
-    words = enc.get_compressed()
-    return models, words.astype("<u4").tobytes()
+            self._enc.encode(_symbols(q, bits), _model(model_id, scale_bits, bits))
+        return model_id, scale_bits
+
+    def payload(self) -> bytes:
+        """The coded words, little-endian u32."""
+        return self._enc.get_compressed().astype("<u4").tobytes()
+
+
+class Decoder:
+    """Reads tensors back from a payload, in the order they were added."""
+
+    def __init__(self, payload: bytes) -> None:
+        if len(payload) % 4:
+            raise BitstreamError("payload is not a whole number of 32-bit words")
+        words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
+        self._dec = constriction.stream.queue.RangeDecoder(words)
+
+    def take(self, size: int, bits: int, model_id: int, scale_bits: int) -> np.ndarray:
+        """The next ``size`` integers (flat int32) of a tensor with these record fields."""
+        model = _model(model_id, scale_bits, bits)
+        if not size:
+            return np.zeros(0, np.int32)
+        try:
+            symbols = np.asarray(self._dec.decode(model, size), dtype=np.int32)
+        except Exception as exc:  # constriction signals corrupt data with assorted exceptions
+            raise BitstreamError(f"entropy decoding failed: {exc}") from exc
+        return 2 * symbols - 1 if bits == 1 else symbols
+
+
+def encode_tensors(qs: list[np.ndarray], bits: list[int]) -> tuple[list[tuple[int, int]], bytes]:
+    """Range-code integer tensors, each at its bit depth; returns their (model id, scale bits) and the payload."""
+    enc = Encoder()
+    models = [enc.add(q, b) for q, b in zip(qs, bits, strict=True)]
+    return models, enc.payload()
 
 
 def decode_tensors(payload: bytes, sizes: list[int], bits: list[int],
                    models: list[tuple[int, int]]) -> list[np.ndarray]:
     """Inverse of :func:`encode_tensors`: flat int32 arrays of the given sizes."""
-    if len(payload) % 4:
-        raise BitstreamError("payload is not a whole number of 32-bit words")
-    words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
-    try:
-        dec = constriction.stream.queue.RangeDecoder(words)
-        out = []
-        for size, b, (model_id, scale_bits) in zip(sizes, bits, models, strict=True):
-            model = _model(model_id, scale_bits, b)
-            symbols = np.asarray(dec.decode(model, size), dtype=np.int32) if size else np.zeros(0, np.int32)
-            out.append(2 * symbols - 1 if b == 1 else symbols)
-    except BitstreamError:
-        raise
-    except Exception as exc:  # constriction signals corrupt data with assorted exceptions
-        raise BitstreamError(f"entropy decoding failed: {exc}") from exc
-    return out
+    dec = Decoder(payload)
+    return [dec.take(size, b, m, s) for size, b, (m, s) in zip(sizes, bits, models, strict=True)]

@@ -3,7 +3,8 @@
 Same rules as ``.inr`` (``docs/bitstream.md``, section "mlpz"): a fixed header, then the body
 every container shares (:func:`inrcodec.bitstream.pack_body`: a u16-length section, tensor
 records, the constriction payload), then a CRC32. The section says the architecture and how
-the tensors are laid out; ``layout`` 0 is dense: each layer's weight (out, in) then bias.
+the tensors are laid out: ``layout`` 0 is dense (each layer's weight (out, in) then bias),
+``layout`` 1 adds per layer a rank (a weight stored as two factors) and pruning masks.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from .bitstream import (MODEL_NAMES, BitstreamError, Field, LimitError, TensorRecord, check_crc, pack_body,
                         pack_fields, seal, size_of, unpack_body, unpack_fields)
-from .entropy import decode_tensors
+from .entropy import Decoder
 from .mlp import MLPConfig
 from .quantize import dequantize
 
@@ -34,27 +35,64 @@ SECTION: list[Field] = [
     Field("depth", "B", "hidden layers D", 1, 64),
     Field("width", "H", "features per hidden layer W", 1),
     Field("steps", "B", "techniques applied, a bit each (STEPS)", 0, 63),
-    Field("layout", "B", "0: dense weight and bias per layer", choices=(0,)),
+    Field("layout", "B", "0: dense weight and bias per layer; 1: LAYER_FIELDS per layer follow", choices=(0, 1)),
+]
+# Layout 1: one row per linear layer, first to last, after the section's fixed rows.
+LAYER_FIELDS: list[Field] = [
+    Field("rank", "H", "0: a dense weight; r: the weight is U (out, r) times V (r, in)", 0),
+    Field("masks", "B", "pruned matrices: bit 0 the first (W or U), bit 1 the second (V)", 0, 3),
 ]
 
 
 @dataclass(frozen=True)
+class Layer:
+    """How one linear layer is stored: its rank (0 = dense) and which matrices carry a mask."""
+
+    rank: int = 0
+    masks: int = 0
+
+    def matrices(self, out: int, inp: int) -> list[tuple[int, int]]:
+        """Shapes of the stored matrices: [W] or [U, V]."""
+        return [(out, inp)] if self.rank == 0 else [(out, self.rank), (self.rank, inp)]
+
+
+def items(config: MLPConfig, layers: list[Layer]) -> list[tuple[str, tuple[int, ...]]]:
+    """The tensor records in stream order, as (kind, shape): per layer, for each matrix a
+    ``mask`` (1 bit per entry, +1 kept) before its ``values`` if pruned (then only the kept
+    entries are coded), else its ``values``; then the ``bias``."""
+    out = []
+    for layer, (o, i) in zip(layers, config.layer_shapes()):
+        for k, shape in enumerate(layer.matrices(o, i)):
+            if layer.masks >> k & 1:
+                out.append(("mask", shape))
+            out.append(("values", shape))
+        out.append(("bias", (o,)))
+    return out
+
+
+@dataclass(frozen=True)
 class Compressed:
-    """A parsed ``.mlpz``: the network, what made it, its records and payload."""
+    """A parsed ``.mlpz``: the network, how its layers are stored, what made it, records, payload."""
 
     config: MLPConfig
+    layers: list[Layer]
     steps: list[str]
     tensors: list[TensorRecord]
     payload: bytes
     sizes: dict[str, int]
 
 
-def pack(config: MLPConfig, steps: list[str], tensors: list[TensorRecord], payload: bytes) -> bytes:
-    """Serialize a dense ``.mlpz``."""
+def pack(config: MLPConfig, steps: list[str], tensors: list[TensorRecord], payload: bytes,
+         layers: list[Layer] | None = None) -> bytes:
+    """Serialize a ``.mlpz`` (layout 0 when every layer is dense and unpruned)."""
+    layers = layers or [Layer()] * (config.depth + 1)
     head = pack_fields(HEADER_FIELDS, {"magic": MAGIC, "version": VERSION, "inputs": config.inputs,
                                        "classes": config.classes})
+    layout = 0 if all(lay == Layer() for lay in layers) else 1
     section = pack_fields(SECTION, {"depth": config.depth, "width": config.width,
-                                    "steps": sum(STEPS[s] for s in set(steps)), "layout": 0})
+                                    "steps": sum(STEPS[s] for s in set(steps)), "layout": layout})
+    if layout:
+        section += b"".join(pack_fields(LAYER_FIELDS, {"rank": lay.rank, "masks": lay.masks}) for lay in layers)
     return seal(head + pack_body(section, tensors, payload))
 
 
@@ -67,35 +105,72 @@ def unpack(data: bytes) -> Compressed:
     head, rest = unpack_fields(HEADER_FIELDS, check_crc(data, size_of(HEADER_FIELDS), ".mlpz file"), "header")
     section, tensors, payload, sizes = unpack_body(rest)
     params, tail = unpack_fields(SECTION, section, ".mlpz section")
+    config = MLPConfig(params["depth"], params["width"], head["inputs"], head["classes"])
+    layers = [Layer()] * (config.depth + 1)
+    if params["layout"] == 1:
+        layers = []
+        for k, (o, i) in enumerate(config.layer_shapes()):
+            row, tail = unpack_fields(LAYER_FIELDS, tail, f".mlpz layer {k}")
+            layer = Layer(row["rank"], row["masks"])
+            if layer.rank > min(o, i) or (layer.rank == 0 and layer.masks > 1):
+                raise BitstreamError(f".mlpz layer {k}: rank {layer.rank} and masks {layer.masks} do not fit "
+                                     f"a {o}x{i} weight")
+            layers.append(layer)
     if tail:
         raise BitstreamError(f".mlpz section has {len(tail)} unexpected bytes")
-    config = MLPConfig(params["depth"], params["width"], head["inputs"], head["classes"])
-    if config.num_params() > MAX_PARAMETERS:
-        raise LimitError(f"an MLP of {config.num_params()} parameters exceeds the limit of {MAX_PARAMETERS}")
-    if len(tensors) != len(config.tensor_shapes()):
+    stored = sum(math.prod(shape) for kind, shape in items(config, layers) if kind != "mask")
+    if max(stored, config.num_params()) > MAX_PARAMETERS:
+        raise LimitError(f"an MLP of {max(stored, config.num_params())} parameters exceeds the limit of "
+                         f"{MAX_PARAMETERS}")
+    if len(tensors) != len(items(config, layers)):
         raise BitstreamError(f".mlpz has {len(tensors)} tensor records, its section implies "
-                             f"{len(config.tensor_shapes())}")
+                             f"{len(items(config, layers))}")
+    for k, ((kind, _), t) in enumerate(zip(items(config, layers), tensors)):
+        if kind == "mask" and t.bits != 1:
+            raise BitstreamError(f".mlpz tensor record {k} is a mask: it must be 1-bit, not {t.bits}")
     steps = [name for name, bit in STEPS.items() if params["steps"] & bit]
-    return Compressed(config, steps, tensors, payload,
+    return Compressed(config, layers, steps, tensors, payload,
                       {"header": size_of(HEADER_FIELDS), **sizes, "crc": 4})
 
 
 def decode(data: bytes) -> tuple[MLPConfig, list[np.ndarray]]:
-    """The MLP a ``.mlpz`` holds: its config and float32 tensors (weight (out, in), bias, per layer)."""
+    """The MLP a ``.mlpz`` holds: its config and float32 tensors (weight (out, in), bias, per layer).
+
+    A pruned matrix is zero where its mask says so; a factored weight is U times V, computed in
+    float64 and rounded to float32 once."""
     c = unpack(data)
-    shapes = c.config.tensor_shapes()
-    ints = decode_tensors(c.payload, [math.prod(s) for s in shapes], [t.bits for t in c.tensors],
-                          [(t.model, t.scale_bf16) for t in c.tensors])
-    return c.config, [dequantize(q, t.offset_bf16, t.step_bf16).reshape(s)
-                      for q, t, s in zip(ints, c.tensors, shapes)]
+    dec = Decoder(c.payload)
+    values: list[np.ndarray] = []
+    mask = None
+    for (kind, shape), t in zip(items(c.config, c.layers), c.tensors):
+        if kind == "mask":
+            mask = dec.take(math.prod(shape), 1, t.model, t.scale_bf16) > 0
+            continue
+        n = int(mask.sum()) if mask is not None else math.prod(shape)
+        v = dequantize(dec.take(n, t.bits, t.model, t.scale_bf16), t.offset_bf16, t.step_bf16)
+        if mask is not None:
+            full = np.zeros(math.prod(shape), np.float32)
+            full[mask] = v
+            v, mask = full, None
+        values.append(v.reshape(shape))
+    tensors, pos = [], 0
+    for layer in c.layers:
+        mats = values[pos:pos + (1 if layer.rank == 0 else 2)]
+        pos += len(mats)
+        weight = mats[0] if len(mats) == 1 else (mats[0].astype(np.float64) @ mats[1].astype(np.float64))
+        tensors += [weight.astype(np.float32), values[pos]]
+        pos += 1
+    return c.config, tensors
 
 
 def describe(data: bytes) -> dict[str, Any]:
     """What ``mlpzip info`` shows: architecture, techniques, depths and bytes per part (no payload decoded)."""
     c = unpack(data)
-    sizes = [math.prod(s) for s in c.config.tensor_shapes()]
+    stored = sum(math.prod(shape) for kind, shape in items(c.config, c.layers) if kind != "mask")
     return {"format": "mlpz", "version": VERSION, "depth": c.config.depth, "width": c.config.width,
-            "inputs": c.config.inputs, "classes": c.config.classes, "parameters": sum(sizes),
-            "steps": c.steps, "tensor_bits": [t.bits for t in c.tensors],
+            "inputs": c.config.inputs, "classes": c.config.classes, "parameters": c.config.num_params(),
+            "stored_values": stored, "ranks": [lay.rank for lay in c.layers],
+            "pruned": [bool(lay.masks) for lay in c.layers], "steps": c.steps,
+            "tensor_bits": [t.bits for t in c.tensors],
             "entropy_models": sorted({MODEL_NAMES[t.model] for t in c.tensors}), "bytes": len(data),
-            "section_bytes": c.sizes, "bits_per_parameter": round(8 * len(data) / max(1, sum(sizes)), 4)}
+            "section_bytes": c.sizes, "bits_per_parameter": round(8 * len(data) / max(1, c.config.num_params()), 4)}

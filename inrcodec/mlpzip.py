@@ -1,10 +1,17 @@
 """mlpzip, the training side: train MNIST MLPs and compress them into ``.mlpz`` files.
 
-Techniques compose in the seed study's order (distill, prune, low rank, quantize). This version
-implements ``quant`` (post-training quantization at a depth per tensor, the image codec's
-quantizer) and ``qat`` (fine-tuning through the image codec's quantizer module with a
-straight-through gradient); both write dense tensors, entropy coded with the codec's coder. The
-others are named so that a pipeline that asks for them is refused clearly, not ignored.
+Techniques compose in the seed study's order, each on what the one before left:
+
+- ``distill``: retrain the model with Hinton et al.'s loss against a teacher model;
+- ``prune``: iterative magnitude pruning of the weights to a sparsity, in rounds, each followed
+  by retraining with the mask fixed (the mask is stored, entropy coded);
+- ``lowrank``: each weight replaced by its best rank-r factors U V (SVD), then retrained;
+- ``quant``: post-training quantization of every stored matrix and bias (the image codec's
+  quantizer), or ``qat``: fine-tuning through it with a straight-through gradient.
+
+Without ``quant`` or ``qat`` the values are stored at 16 bits (lossless for accuracy here). Every
+``.mlpz`` is entropy coded with the codec's coder, and the accuracy reported is always that of
+the decoded file. ``mcnc`` is named and refused until the MCNC module exists.
 """
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ from .errors import OptionError
 from .mlp import MLPConfig, forward
 
 ORDER = ["distill", "prune", "lowrank", "mcnc", "quant", "qat"]
-IMPLEMENTED = {"quant", "qat"}
+IMPLEMENTED = {"distill", "prune", "lowrank", "quant", "qat"}
 
 
 @dataclass
@@ -28,9 +35,15 @@ class CompressOptions:
     methods: list[str]
     bits: int = 8
     bias_bits: int | None = None
-    epochs: float = 2.0  # fine-tuning epochs of methods that retrain (qat)
+    epochs: float = 2.0  # retraining epochs of each technique that retrains
     lr: float = 1e-4
     seed: int = 0
+    sparsity: float = 0.9  # prune: fraction of weights set to zero
+    prune_rounds: int = 3
+    rank: int = 16  # lowrank: rank of every factored weight (layers narrower than that stay dense)
+    teacher: list | None = field(default=None, repr=False)  # distill: the teacher's tensors
+    kd_temperature: float = 4.0
+    kd_weight: float = 0.9
     on_epoch: Callable[[int, float], None] | None = field(default=None, repr=False)
 
 
@@ -69,16 +82,25 @@ def check_options(options: CompressOptions) -> None:
             raise OptionError(f"{name} must be in 1..16, got {bits}")
     if not (math.isfinite(options.epochs) and 0 <= options.epochs <= 1000):
         raise OptionError(f"--epochs must be in 0..1000, got {options.epochs}")
+    if not 0 <= options.sparsity < 1 or not 1 <= options.prune_rounds <= 100:
+        raise OptionError("--sparsity must be in [0, 1) and --prune-rounds in 1..100")
+    if options.rank < 1:
+        raise OptionError(f"--rank must be at least 1, got {options.rank}")
+    if not (options.kd_temperature > 0 and 0 <= options.kd_weight <= 1):
+        raise OptionError("--kd-temperature must be positive and --kd-weight in [0, 1]")
+    if "distill" in options.methods and options.teacher is None:
+        raise OptionError("distill needs a teacher model (--teacher FILE)")
 
 
 def train(tensors: list, images: np.ndarray, labels: np.ndarray, epochs: float, seed: int = 0,
           lr: float = 1e-3, batch: int = 128, parameters: list | None = None,
-          transform: Callable | None = None, on_epoch: Callable[[int, float], None] | None = None) -> None:
+          transform: Callable | None = None, on_epoch: Callable[[int, float], None] | None = None,
+          loss_fn: Callable | None = None) -> None:
     """Train in place with Adam and a cosine learning rate over ``epochs`` (may be fractional).
 
     ``transform(tensors) -> tensors`` maps the trained parameters to the network's (e.g. a
-    quantizer); ``parameters`` are what Adam updates (default ``tensors``). ``on_epoch(epoch,
-    mean loss)`` reports after every epoch.
+    quantizer); ``parameters`` are what Adam updates (default ``tensors``); ``loss_fn(logits,
+    labels, inputs)`` defaults to cross-entropy. ``on_epoch(epoch, mean loss)`` reports after every epoch.
     """
     import torch
 
@@ -99,7 +121,8 @@ def train(tensors: list, images: np.ndarray, labels: np.ndarray, epochs: float, 
         for s in range(0, len(x), batch):
             idx = order[s:s + batch]
             net = transform(tensors) if transform else tensors
-            loss = torch.nn.functional.cross_entropy(forward(net, x[idx]), y[idx])
+            logits = forward(net, x[idx])
+            loss = loss_fn(logits, y[idx], x[idx]) if loss_fn else torch.nn.functional.cross_entropy(logits, y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -126,45 +149,152 @@ def train_model(config: MLPConfig, images: np.ndarray, labels: np.ndarray, epoch
     return tensors
 
 
-def tensor_bits(config: MLPConfig, bits: int, bias_bits: int | None = None) -> list[int]:
-    """Depth of every tensor: weights at ``bits``, biases at ``bias_bits`` (default max(bits, 8))."""
-    b = bias_bits if bias_bits is not None else max(bits, 8)
-    return [bits, b] * (config.depth + 1)
+class Net:
+    """A model as the pipeline holds it: per layer the stored matrices ([W] or [U, V]), their
+    masks (None or 0/1 tensors) and the bias; :meth:`network` gives mlp.forward's tensors."""
+
+    def __init__(self, tensors: list) -> None:
+        import torch
+
+        ts = [torch.as_tensor(np.asarray(t, dtype=np.float32)).clone() for t in tensors]
+        self.mats: list[list] = [[w] for w in ts[0::2]]
+        self.masks: list[list] = [[None] for _ in ts[0::2]]
+        self.biases: list = ts[1::2]
+
+    def stored(self) -> list:
+        """Every stored tensor in record order (matrices of a layer, then its bias)."""
+        return [t for mats, b in zip(self.mats, self.biases) for t in (*mats, b)]
+
+    def network(self, stored: list | None = None) -> list:
+        """Weight and bias per layer (masks applied, factors multiplied) from ``stored`` tensors."""
+        stored = stored if stored is not None else self.stored()
+        out, pos = [], 0
+        for mats, masks in zip(self.mats, self.masks):
+            ms = [t if m is None else t * m for t, m in zip(stored[pos:pos + len(mats)], masks)]
+            out += [ms[0] if len(ms) == 1 else ms[0] @ ms[1], stored[pos + len(mats)]]
+            pos += len(mats) + 1
+        return out
+
+    def layers(self):
+        """How each layer is stored, for the container."""
+        from .mlpz import Layer
+
+        return [Layer(0 if len(mats) == 1 else mats[0].shape[1], sum(1 << k for k, m in enumerate(masks) if m is not None))
+                for mats, masks in zip(self.mats, self.masks)]
+
+
+def _retrain(net: Net, options: CompressOptions, data, loss_fn=None) -> float:
+    """Retrain every stored tensor for ``options.epochs`` with the masks fixed; returns the epochs."""
+    if options.epochs > 0:
+        if data is None:
+            raise OptionError(f"{'+'.join(options.methods)} retrains: it needs the training data")
+        train(net.stored(), *data, options.epochs, options.seed, options.lr, transform=net.network,
+              on_epoch=options.on_epoch, loss_fn=loss_fn)
+    return options.epochs
+
+
+def distill(net: Net, options: CompressOptions, data) -> float:
+    """Retrain with (1 - w) CE + w T^2 KL(teacher_T || student_T) (Hinton et al.)."""
+    import torch
+
+    teacher = [torch.as_tensor(np.asarray(t, dtype=np.float32)) for t in options.teacher]
+    t, w = options.kd_temperature, options.kd_weight
+
+    def loss_fn(logits, labels, x):
+        with torch.no_grad():
+            soft = torch.softmax(forward(teacher, x) / t, dim=1)
+        kd = torch.nn.functional.kl_div(torch.log_softmax(logits / t, dim=1), soft, reduction="batchmean")
+        return (1 - w) * torch.nn.functional.cross_entropy(logits, labels) + w * t * t * kd
+
+    return _retrain(net, options, data, loss_fn)
+
+
+def prune(net: Net, options: CompressOptions, data) -> float:
+    """Iterative magnitude pruning: each round zeroes the smallest weights of every layer up to
+    sparsity 1 - (1 - s)^(round / rounds), then retrains with the masks fixed."""
+    import torch
+
+    epochs = 0.0
+    rounds = options.prune_rounds
+    for r in range(1, rounds + 1):
+        keep = (1 - options.sparsity) ** (r / rounds)
+        for mats, masks in zip(net.mats, net.masks):
+            for k, t in enumerate(mats):
+                n_keep = max(1, round(keep * t.numel()))
+                current = t.abs() * (masks[k] if masks[k] is not None else 1)
+                threshold = torch.topk(current.reshape(-1), n_keep).values[-1]
+                masks[k] = (current >= threshold).to(torch.float32)
+        sub = CompressOptions(**{**options.__dict__, "epochs": options.epochs / rounds})
+        epochs += _retrain(net, sub, data)
+    return epochs
+
+
+def lowrank(net: Net, options: CompressOptions, data) -> float:
+    """Each weight wider than the rank becomes U (out, r) V (r, in) from its SVD (sqrt of the
+    singular values on each side; any mask is dropped, the factors are dense), then retraining."""
+    import torch
+
+    for li, (mats, masks) in enumerate(zip(net.mats, net.masks)):
+        w = net.network()[2 * li]
+        r = options.rank
+        if len(mats) != 1 or r >= min(w.shape) or r * sum(w.shape) >= w.numel():
+            continue
+        u, s, vh = torch.linalg.svd(w.detach(), full_matrices=False)
+        root = s[:r].sqrt()
+        net.mats[li] = [(u[:, :r] * root).contiguous(), (root[:, None] * vh[:r]).contiguous()]
+        net.masks[li] = [None, None]
+    return _retrain(net, options, data)
 
 
 def compress(config: MLPConfig, tensors: list, options: CompressOptions,
              train_data: tuple[np.ndarray, np.ndarray] | None = None) -> CompressResult:
     """Run the pipeline on a trained MLP and write the ``.mlpz``; methods that retrain need ``train_data``."""
-    import torch
-
     from . import mlpz
     from .bitstream import TensorRecord
-    from .entropy import encode_tensors
+    from .entropy import Encoder
     from .quantize import quantize
 
     methods = options.methods
-    bits = tensor_bits(config, options.bits, options.bias_bits)
-    ts = [torch.as_tensor(np.asarray(t, dtype=np.float32)).clone() for t in tensors]
+    net = Net(tensors)
     epochs = 0.0
+    for step, fn in (("distill", distill), ("prune", prune), ("lowrank", lowrank)):
+        if step in methods:
+            epochs += fn(net, options, train_data)
+    quantized = "quant" in methods or "qat" in methods
+    weight_bits = options.bits if quantized else 16
+    bias_bits = (options.bias_bits if options.bias_bits is not None else max(options.bits, 8)) if quantized else 16
+    kinds = [kind for kind, _ in mlpz.items(config, net.layers()) if kind != "mask"]
+    bits = [bias_bits if kind == "bias" else weight_bits for kind in kinds]
+    stored = net.stored()
+    masks = [m for ms in net.masks for m in (*ms, None)]
     if "qat" in methods:
         from .softquant import SoftQuantizer
 
+        quantizers = [SoftQuantizer(t if m is None else t[m > 0], b) for t, m, b in zip(stored, masks, bits)]
         if train_data is None:
             raise OptionError("qat retrains: it needs the training data")
-        quantizers = [SoftQuantizer(t, b) for t, b in zip(ts, bits)]
-        train(ts, *train_data, options.epochs, options.seed, options.lr,
-              parameters=ts + [p for q in quantizers for p in q.parameters() if p.requires_grad],
-              transform=lambda xs: [q(x, None) for q, x in zip(quantizers, xs)], on_epoch=options.on_epoch)
-        epochs = options.epochs
-        hard = [q.hard(t) for q, t in zip(quantizers, ts)]
-        ints = [h[0].numpy().reshape(-1) for h in hard]
-        offsets, steps = [0] * len(ts), [h[1] for h in hard]
-    else:
-        qts = [quantize(t.numpy(), b) for t, b in zip(ts, bits)]
-        ints, offsets, steps = [q.q for q in qts], [q.offset_bf16 for q in qts], [q.step_bf16 for q in qts]
-    models, payload = encode_tensors(ints, bits)
-    records = [TensorRecord(b, m, o, s, sc) for b, o, s, (m, sc) in zip(bits, offsets, steps, models)]
-    data = mlpz.pack(config, methods, records, payload)
+        train(stored, *train_data, options.epochs, options.seed, options.lr,
+              parameters=stored + [p for q in quantizers for p in q.parameters() if p.requires_grad],
+              transform=lambda xs: net.network([q(x, None) for q, x in zip(quantizers, xs)]),
+              on_epoch=options.on_epoch)
+        epochs += options.epochs
+    enc, records = Encoder(), []
+    for t, m, b, k in zip(stored, masks, bits, range(len(stored))):
+        flat = t.detach().reshape(-1)
+        if m is not None:
+            keep = m.reshape(-1) > 0
+            model, scale = enc.add(np.where(keep.numpy(), 1, -1).astype(np.int32), 1)
+            records.append(TensorRecord(1, model, 0, 0x3F80, scale))
+            flat = flat[keep]
+        if "qat" in methods:
+            q, alpha = quantizers[k].hard(flat)
+            ints, offset, step = q.numpy(), 0, alpha
+        else:
+            qt = quantize(flat.numpy(), b)
+            ints, offset, step = qt.q, qt.offset_bf16, qt.step_bf16
+        model, scale = enc.add(ints, b)
+        records.append(TensorRecord(b, model, offset, step, scale))
+    data = mlpz.pack(config, methods, records, enc.payload(), net.layers())
     _, decoded = mlpz.decode(data)
-    return CompressResult(data, decoded, epochs, {"methods": methods, "tensor_bits": bits,
+    return CompressResult(data, decoded, epochs, {"methods": methods, "tensor_bits": [r.bits for r in records],
                                                   "parameters": config.num_params(), "bytes": len(data)})

@@ -64,16 +64,22 @@ def main(only: list[str]) -> None:
 
 def mlpz_goldens(only: list[str]) -> None:
     """``.mlpz`` goldens: a seeded 1x8 MLP (no training, so no MNIST needed) at 4-bit weights and
-    8-bit biases, and at 1-bit weights; NAME.mlpz and NAME.sha256 of the decoded parameters."""
+    8-bit biases, at 1-bit weights, pruned, and factored; NAME.mlpz and NAME.sha256 of the
+    decoded parameters."""
     from inrcodec import mlpz
     from inrcodec.mlp import MLPConfig, init_tensors
     from inrcodec.mlpzip import CompressOptions, compress
 
     config = MLPConfig(1, 8)
-    for name, bits in (("golden_mlpz_quant4", 4), ("golden_mlpz_quant1", 1)):
+    goldens = {"golden_mlpz_quant4": CompressOptions(["quant"], bits=4),
+               "golden_mlpz_quant1": CompressOptions(["quant"], bits=1),
+               # layout 1: masks (Bernoulli-coded) before the kept values; factored weights
+               "golden_mlpz_pruned": CompressOptions(["prune", "quant"], bits=6, sparsity=0.7, epochs=0),
+               "golden_mlpz_lowrank": CompressOptions(["lowrank", "quant"], bits=6, rank=2, epochs=0)}
+    for name, options in goldens.items():
         if only and name not in only:
             continue
-        data = compress(config, init_tensors(config, 0), CompressOptions(["quant"], bits=bits)).data
+        data = compress(config, init_tensors(config, 0), options).data
         (DATA / f"{name}.mlpz").write_bytes(data)
         digest = params_digest(mlpz.decode(data)[1])
         (DATA / f"{name}.sha256").write_text(f"{digest}  {name}.mlpz (float32 LE parameters)\n")

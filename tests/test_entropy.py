@@ -62,3 +62,15 @@ def test_each_tensor_has_its_own_symbol_range():
     assert all(np.array_equal(a, b) for a, b in zip(qs, back))
     with pytest.raises(ValueError):
         encode_tensors(qs, [8, 14])
+
+
+def test_skewed_one_bit_tensors_get_a_bernoulli_model_and_cost_their_entropy():
+    rng = np.random.default_rng(2)
+    q = np.where(rng.random(20000) < 0.1, 1, -1).astype(np.int32)  # a 10%-kept pruning mask
+    models, payload = encode_tensors([q], [1])
+    assert models[0][0] == 2 and len(payload) * 8 < 20000 * 0.469 * 1.03 + 64  # H(0.1) = 0.469 bits
+    assert np.array_equal(decode_tensors(payload, [20000], [1], models)[0], q)
+    with pytest.raises(BitstreamError, match="Bernoulli"):
+        decode_tensors(payload, [5], [8], [(2, models[0][1])])
+    with pytest.raises(BitstreamError, match="Bernoulli"):
+        decode_tensors(payload, [5], [1], [(2, 0x3F80)])  # P(+1) = 1.0

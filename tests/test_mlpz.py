@@ -19,7 +19,7 @@ DATA = Path(__file__).resolve().parent / "data"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_golden import params_digest  # noqa: E402
 
-GOLDENS = ["golden_mlpz_quant4", "golden_mlpz_quant1"]
+GOLDENS = ["golden_mlpz_quant4", "golden_mlpz_quant1", "golden_mlpz_pruned", "golden_mlpz_lowrank"]
 
 
 def _file(config: MLPConfig = MLPConfig(1, 3, inputs=5, classes=2), bits: int = 4) -> tuple[bytes, list]:
@@ -45,8 +45,11 @@ def test_round_trip_gives_offset_plus_step_times_the_integers():
 def test_goldens_decode_to_the_same_parameters(name):
     data = (DATA / f"{name}.mlpz").read_bytes()
     assert params_digest(mlpz.decode(data)[1]) == (DATA / f"{name}.sha256").read_text().split()[0]
-    bits = mlpz.describe(data)["tensor_bits"]
-    assert bits == ([4, 8, 4, 8] if name.endswith("4") else [1, 8, 1, 8])
+    d = mlpz.describe(data)
+    assert d["tensor_bits"] == {"golden_mlpz_quant4": [4, 8, 4, 8], "golden_mlpz_quant1": [1, 8, 1, 8],
+                                "golden_mlpz_pruned": [1, 6, 8, 1, 6, 8],
+                                "golden_mlpz_lowrank": [6, 6, 8, 6, 6, 8]}[name]
+    assert d["pruned"] == [name.endswith("pruned")] * 2 and d["ranks"] == [2 * name.endswith("lowrank")] * 2
 
 
 def _with_crc(body: bytes) -> bytes:
@@ -102,3 +105,13 @@ def test_decoding_imports_no_training_code_and_no_torch():
     assert out.stdout.strip() == ""
     src = Path(mlpz.__file__).read_text()
     assert "pickle" not in src and "torch.load" not in src and "np.load" not in src
+
+
+def test_inconsistent_layer_rows_are_refused():
+    config = MLPConfig(1, 3, inputs=5, classes=2)
+    rec = TensorRecord(8, 0, 0, 0x3C00, 0x3F80)
+    for layers, n_records, match in (([mlpz.Layer(4, 0), mlpz.Layer()], 4, "rank 4"),  # rank > min(3, 5)
+                                     ([mlpz.Layer(0, 2), mlpz.Layer()], 4, "masks 2"),  # no second matrix
+                                     ([mlpz.Layer(0, 1), mlpz.Layer()], 5, "must be 1-bit")):  # mask of 8 bits
+        with pytest.raises(BitstreamError, match=match):
+            mlpz.decode(mlpz.pack(config, ["prune"], [rec] * n_records, b"", layers))

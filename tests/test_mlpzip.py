@@ -58,7 +58,8 @@ def test_qat_beats_post_training_quantization_at_two_bits(trained, subset):
 
 def test_method_lists_are_ordered_and_checked():
     assert mlpzip.parse_methods("qat") == ["qat"]
-    for bad in ("", "zip", "quant,quant", "quant,qat", "prune,quant"):
+    assert mlpzip.parse_methods("quant,prune,distill") == ["distill", "prune", "quant"]
+    for bad in ("", "zip", "quant,quant", "quant,qat", "mcnc"):
         with pytest.raises(OptionError):
             mlpzip.parse_methods(bad)
     with pytest.raises(OptionError):
@@ -71,3 +72,30 @@ def test_model_files_round_trip_and_refuse_other_files(trained):
     assert back_config == config and all(torch.equal(a, b) for a, b in zip(back, tensors))
     with pytest.raises(DataError, match="x.pt: not an inrcodec MLP model file"):
         mlp.from_bytes(b"not a model", "x.pt")
+
+
+def test_pruned_files_store_masks_and_only_the_kept_values(trained, subset):
+    config, tensors, _, _ = trained
+    options = mlpzip.CompressOptions(["prune", "quant"], bits=4, sparsity=0.8, prune_rounds=2, epochs=0.2)
+    result = mlpzip.compress(config, tensors, options, subset[0])
+    dense = mlpzip.compress(config, tensors, mlpzip.CompressOptions(["quant"], bits=4))
+    d = mlpz.describe(result.data)
+    assert d["pruned"] == [True] * 3 and d["tensor_bits"][:2] == [1, 4] and "bernoulli" in d["entropy_models"]
+    _, decoded = mlpz.decode(result.data)
+    for w in decoded[0::2]:
+        assert abs(float(np.mean(w == 0)) - 0.8) < 0.02
+    assert all(np.array_equal(a, b) for a, b in zip(decoded, result.tensors))
+    assert len(result.data) < 0.5 * len(dense.data) and result.epochs == pytest.approx(0.2)
+
+
+def test_low_rank_factors_and_distillation_round_trip(trained, subset):
+    config, tensors, _, _ = trained
+    teacher = mlpzip.train_model(mlp.MLPConfig(1, 64), *subset[0], epochs=1, lr=1e-2)
+    options = mlpzip.CompressOptions(["distill", "lowrank"], rank=4, epochs=0.2, teacher=teacher)
+    result = mlpzip.compress(config, tensors, options, subset[0])
+    d = mlpz.describe(result.data)
+    assert d["ranks"] == [4, 4, 4] and d["stored_values"] < config.num_params() / 5
+    _, decoded = mlpz.decode(result.data)
+    singular = [np.linalg.svd(w.astype(np.float64), compute_uv=False) for w in decoded[0::2]]
+    assert all(s[4] < 1e-5 * s[0] for s in singular)  # rank 4, up to float32 rounding
+    assert result.epochs == pytest.approx(0.4) and mlp.accuracy(decoded, *subset[1]) > 30
