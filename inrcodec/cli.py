@@ -49,12 +49,15 @@ def encode(
     inputs: List[str] = typer.Argument(..., metavar="IMAGE...", help="Images to encode (PNG or anything Pillow reads); - for stdin."),
     output: Optional[str] = typer.Option(None, "-o", "--output", help="Output .inr, a folder for several inputs (ends in /), or - for stdout (default: beside each input, .inr)."),
     bpp: Optional[float] = typer.Option(None, "-b", "--bpp", help="Whole-file budget in bits per pixel (default 0.3)."),
-    method: str = typer.Option("coin", "--method", help="Coding method: coin or qat (inrcodec bench --methods lists them)."),
+    method: str = typer.Option("coin", "--method", help="Coding method: coin, qat or mcnc (inrcodec bench --methods lists them)."),
     arch: Optional[str] = typer.Option(None, "--arch", help="coin: fixed architecture LAYERSxWIDTH, e.g. 10x28 (COIN's 0.3 bpp)."),
     bits: Optional[int] = typer.Option(None, "--bits", help="Weight bit depth (coin 2..16, default 8, the first layer keeps 14 unless --uniform-bits; qat 1..16, default 8)."),
     uniform_bits: bool = typer.Option(False, "--uniform-bits", help="coin: every tensor at the same depth, as in COIN."),
     quantize_biases: Optional[bool] = typer.Option(None, "--quantize-biases/--no-quantize-biases", help="qat: train biases through the quantizer too (default) or keep them at 16 bits."),
     first_layer_bits: Optional[int] = typer.Option(None, "--first-layer-bits", help="qat: depth of the first layer (default 14)."),
+    chunk: Optional[int] = typer.Option(None, "--chunk", help="mcnc: chunk size d (default: rate control)."),
+    k: Optional[int] = typer.Option(None, "--k", help="mcnc: manifold dimension k (default 8)."),
+    bound: Optional[float] = typer.Option(None, "--L", help="mcnc: input bound L (default 20)."),
     effort: str = typer.Option("normal", "--effort", "-e", help="fast (~1 min), normal (~5 min) or best (~20 min) on 2 cores."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Exact number of training steps (overrides --effort; --json reports the count a timed run used)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop training after this many seconds."),
@@ -84,6 +87,9 @@ def encode(
             method_options["quantize_biases"] = quantize_biases
         if first_layer_bits is not None:
             method_options["first_layer_bits"] = first_layer_bits
+        for key, value in (("chunk", chunk), ("k", k), ("bound", bound)):
+            if value is not None:
+                method_options[key] = value
         if arch is not None and bits is not None and bpp is not None:
             raise OptionError("give --bpp, or --arch with --bits, not all three")
         budget = bpp if bpp is not None else (None if arch is not None else 0.3)

@@ -62,12 +62,21 @@ def check_limits(o: Opened, limits: DecodeLimits) -> None:
         raise LimitError(f"image of {s.width}x{s.height} exceeds the limit of {limits.max_pixels} pixels "
                          "(raise it with --max-pixels)")
     n_params = sum(math.prod(shape) for shape in o.shapes)
+    if hasattr(o.method, "decoded_parameters"):  # methods that expand their coded tensors (MCNC)
+        n_params = max(n_params, o.method.decoded_parameters(o.params, s.channels))
     if n_params > limits.max_parameters:
         raise LimitError(f"{n_params} parameters exceed the limit of {limits.max_parameters}")
-    work = o.method.work_per_pixel(o.params, s.channels) * s.width * s.height
+    work = decode_work(o)
     if work > limits.max_work:
         raise LimitError(f"decoding needs {work:.3g} multiply-adds, over the limit of {limits.max_work:.3g} "
                          "(raise it with --max-work)")
+
+
+def decode_work(o: Opened) -> int:
+    """Multiply-adds decoding ``o`` costs: per pixel, plus a method's fixed work (a generator)."""
+    s = o.stream
+    fixed = o.method.fixed_work(o.params, s.channels) if hasattr(o.method, "fixed_work") else 0
+    return o.method.work_per_pixel(o.params, s.channels) * s.width * s.height + fixed
 
 
 def decode_parameters(data: bytes, limits: DecodeLimits = DecodeLimits()) -> tuple[Opened, list[np.ndarray]]:
@@ -107,7 +116,7 @@ def describe(data: bytes) -> dict[str, Any]:
         "bytes": len(data),
         "section_bytes": s.section_bytes,
         "bpp": len(data) * 8 / (s.width * s.height),
-        "decode_work": o.method.work_per_pixel(o.params, s.channels) * s.width * s.height,
+        "decode_work": decode_work(o),
         "within_limits": within,
         "step_sizes": [bf16_value(t.step_bf16) for t in s.tensors],
     }

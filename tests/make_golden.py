@@ -44,6 +44,9 @@ def main(only: list[str]) -> None:
     goldens["golden_v2_qat"] = (kodim23[240:256, 330:354], {"arch": (2, 8), "bits": 4, "method": "qat"})
     # 1-bit (binary) weights and biases past the first layer: pins the 1-bit records.
     goldens["golden_v2_qat1"] = (kodim23[240:256, 330:354], {"arch": (2, 8), "bits": 1, "method": "qat"})
+    # MCNC: alpha and beta of a 2x8 SIREN on a seeded manifold (d=18, k=4), seeded theta0.
+    goldens["golden_v2_mcnc"] = (kodim23[240:256, 330:354], {"arch": (2, 8), "bits": 8, "k": 4, "chunk": 18,
+                                                              "theta0": 1, "method": "mcnc"})
     models = set()
     for name, (img, opts) in goldens.items():
         if only and name not in only:

@@ -37,7 +37,8 @@ def test_round_trip_keeps_every_field_and_bytes():
     assert sum(back.section_bytes.values()) == len(data)
 
 
-@pytest.mark.parametrize("name", ["golden_v2_coin_rgb", "golden_v2_coin_grey", "golden_v2_qat", "golden_v2_qat1"])
+@pytest.mark.parametrize("name", ["golden_v2_coin_rgb", "golden_v2_coin_grey", "golden_v2_qat", "golden_v2_qat1",
+                                  "golden_v2_mcnc"])
 def test_pack_of_unpack_is_identity_on_real_streams(name):
     data = (DATA / f"{name}.inr").read_bytes()
     assert pack(unpack(data)) == data

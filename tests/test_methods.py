@@ -24,7 +24,7 @@ def test_every_method_implements_the_interface(name):
 
 
 def test_streams_of_a_reserved_or_unknown_method_are_refused_clearly():
-    for method_id, needle in ((methods.METHOD_IDS["mcnc"], r"method id 3 \(mcnc\)"), (200, "method id 200")):
+    for method_id, needle in ((methods.METHOD_IDS["coinpp"], r"method id 4 \(coinpp\)"), (200, "method id 200")):
         data = pack(Stream(method_id, 3, 4, 4, b"", [], b""))
         with pytest.raises(BitstreamError, match=needle):
             decode(data)

@@ -23,7 +23,8 @@ from ..bitstream import BitstreamError, Field, Stream
 # Fixed numbers, never derived from an ordering: they are stored in every stream.
 METHOD_IDS: dict[str, int] = {"coin": 1, "qat": 2, "mcnc": 3, "coinpp": 4, "grid": 5}
 METHOD_NAMES: dict[int, str] = {v: k for k, v in METHOD_IDS.items()}
-_MODULES: dict[str, str] = {"coin": "inrcodec.methods.coin", "qat": "inrcodec.methods.qat"}  # the methods this version implements
+_MODULES: dict[str, str] = {"coin": "inrcodec.methods.coin", "qat": "inrcodec.methods.qat",
+                            "mcnc": "inrcodec.methods.mcnc"}  # the methods this version implements
 
 
 @dataclass
@@ -124,6 +125,10 @@ class Method(Protocol):
 
     def bench_options(self, name: str, rate: float) -> dict[str, Any] | None:
         """``method_options`` (plus ``bpp``) for a bench name like ``coin8``; None if not ours."""
+
+    # Optional, for methods that expand their coded tensors (MCNC): ``decoded_parameters(params,
+    # channels)`` (values materialized, bounded by max_parameters) and ``fixed_work(params,
+    # channels)`` (multiply-adds that do not grow with the image, counted against max_work).
 
 
 def available() -> list[str]:
