@@ -107,6 +107,9 @@ def compress(
     teacher: Optional[str] = typer.Option(None, "--teacher", help="distill: the teacher's model file."),
     kd_temperature: float = typer.Option(4.0, "--kd-temperature", help="distill: softmax temperature T."),
     kd_weight: float = typer.Option(0.9, "--kd-weight", help="distill: weight of the distillation term."),
+    chunk: int = typer.Option(256, "--chunk", help="mcnc: chunk size d (the model file gives the architecture; MCNC trains it from scratch)."),
+    k: int = typer.Option(16, "--k", help="mcnc: manifold dimension k."),
+    bound: float = typer.Option(20.0, "--L", help="mcnc: input bound L."),
     epochs: float = typer.Option(2.0, "--epochs", help="Retraining epochs of each technique that retrains (all but quant)."),
     lr: float = typer.Option(1e-4, "--lr", help="Retraining learning rate."),
     seed: int = typer.Option(0, "--seed", help="Shuffling seed of fine-tuning."),
@@ -124,7 +127,7 @@ def compress(
 
         teacher_tensors = mlp.from_bytes(read_input(teacher), teacher)[1] if teacher else None
         options = mlpzip.CompressOptions(mlpzip.parse_methods(method), bits, bias_bits, epochs, lr, seed, sparsity,
-                                         prune_rounds, rank, teacher_tensors, kd_temperature, kd_weight,
+                                         prune_rounds, rank, teacher_tensors, kd_temperature, kd_weight, chunk, k, bound,
                                          on_epoch=lambda e, loss: _say(quiet, f"retraining epoch {e}: loss {loss:.4f}"))
         mlpzip.check_options(options)
         if as_json and output == "-":

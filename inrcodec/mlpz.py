@@ -1,10 +1,12 @@
-"""The ``.mlpz`` container of compressed MNIST MLPs, and its decoder. No torch, no training code.
+"""The ``.mlpz`` container of compressed MNIST MLPs, and its decoder. No training code, and no
+torch except to expand an MCNC manifold.
 
 Same rules as ``.inr`` (``docs/bitstream.md``, section "mlpz"): a fixed header, then the body
 every container shares (:func:`inrcodec.bitstream.pack_body`: a u16-length section, tensor
 records, the constriction payload), then a CRC32. The section says the architecture and how
 the tensors are laid out: ``layout`` 0 is dense (each layer's weight (out, in) then bias),
-``layout`` 1 adds per layer a rank (a weight stored as two factors) and pruning masks.
+``layout`` 1 adds per layer a rank (a weight stored as two factors) and pruning masks,
+``layout`` 2 puts every parameter on an MCNC manifold (only alpha and beta are coded).
 """
 from __future__ import annotations
 
@@ -14,15 +16,17 @@ from typing import Any
 
 import numpy as np
 
-from .bitstream import (MODEL_NAMES, BitstreamError, Field, LimitError, TensorRecord, check_crc, pack_body,
-                        pack_fields, seal, size_of, unpack_body, unpack_fields)
+from .bitstream import (MODEL_NAMES, BitstreamError, Field, LimitError, TensorRecord, bf16_value, check_crc,
+                        pack_body, pack_fields, seal, size_of, unpack_body, unpack_fields)
 from .entropy import Decoder
+from .mcnc import Manifold
 from .mlp import MLPConfig
 from .quantize import dequantize
 
 MAGIC = b"MLZ"
 VERSION = 1
 MAX_PARAMETERS = 1 << 24  # refused before anything is allocated
+MAX_GENERATOR_WORK = 1 << 36  # multiply-adds to expand a manifold (seconds on 2 cores)
 HEADER_FIELDS: list[Field] = [
     Field("magic", "3s", 'b"MLZ"'),
     Field("version", "B", "format version", choices=(VERSION,)),
@@ -35,7 +39,19 @@ SECTION: list[Field] = [
     Field("depth", "B", "hidden layers D", 1, 64),
     Field("width", "H", "features per hidden layer W", 1),
     Field("steps", "B", "techniques applied, a bit each (STEPS)", 0, 63),
-    Field("layout", "B", "0: dense weight and bias per layer; 1: LAYER_FIELDS per layer follow", choices=(0, 1)),
+    Field("layout", "B", "0: dense weight and bias per layer; 1: LAYER_FIELDS per layer follow; "
+          "2: MCNC_FIELDS follow", choices=(0, 1, 2)),
+]
+# Layout 2: the parameters lie on an MCNC manifold (inrcodec/mcnc.py); theta0 is zero.
+MCNC_FIELDS: list[Field] = [
+    Field("seed", "I", "generator seed (SplitMix64)"),
+    Field("chunk", "I", "chunk size d", 1, 1 << 24),
+    Field("k", "H", "manifold dimension k", 1, 4096),
+    Field("bound_bf16", "H", "input bound L, bfloat16 bits"),
+    Field("pairs", "B", "pairs (alpha, beta) per chunk m", 1, 16),
+    Field("gen_hidden", "H", "generator hidden width", 1, 4096),
+    Field("gen_layers", "B", "generator hidden layers", 1, 8),
+    Field("gen_w0", "B", "generator sine frequency", 1),
 ]
 # Layout 1: one row per linear layer, first to last, after the section's fixed rows.
 LAYER_FIELDS: list[Field] = [
@@ -56,10 +72,15 @@ class Layer:
         return [(out, inp)] if self.rank == 0 else [(out, self.rank), (self.rank, inp)]
 
 
-def items(config: MLPConfig, layers: list[Layer]) -> list[tuple[str, tuple[int, ...]]]:
-    """The tensor records in stream order, as (kind, shape): per layer, for each matrix a
+def items(config: MLPConfig, layers: list[Layer], manifold: Manifold | None = None
+          ) -> list[tuple[str, tuple[int, ...]]]:
+    """The tensor records in stream order, as (kind, shape). On a manifold: ``alpha`` (chunks,
+    m, k) and ``beta`` (chunks, m). Otherwise per layer, for each matrix a
     ``mask`` (1 bit per entry, +1 kept) before its ``values`` if pruned (then only the kept
     entries are coded), else its ``values``; then the ``bias``."""
+    if manifold is not None:
+        n = manifold.chunks(config.num_params())
+        return [("alpha", (n, manifold.m, manifold.k)), ("beta", (n, manifold.m))]
     out = []
     for layer, (o, i) in zip(layers, config.layer_shapes()):
         for k, shape in enumerate(layer.matrices(o, i)):
@@ -76,6 +97,7 @@ class Compressed:
 
     config: MLPConfig
     layers: list[Layer]
+    manifold: Manifold | None
     steps: list[str]
     tensors: list[TensorRecord]
     payload: bytes
@@ -83,16 +105,23 @@ class Compressed:
 
 
 def pack(config: MLPConfig, steps: list[str], tensors: list[TensorRecord], payload: bytes,
-         layers: list[Layer] | None = None) -> bytes:
-    """Serialize a ``.mlpz`` (layout 0 when every layer is dense and unpruned)."""
+         layers: list[Layer] | None = None, manifold: Manifold | None = None) -> bytes:
+    """Serialize a ``.mlpz`` (layout 0 when every layer is dense and unpruned, 2 on a manifold)."""
+    from .quantize import to_bf16_bits
+
     layers = layers or [Layer()] * (config.depth + 1)
     head = pack_fields(HEADER_FIELDS, {"magic": MAGIC, "version": VERSION, "inputs": config.inputs,
                                        "classes": config.classes})
-    layout = 0 if all(lay == Layer() for lay in layers) else 1
+    layout = 2 if manifold is not None else 0 if all(lay == Layer() for lay in layers) else 1
     section = pack_fields(SECTION, {"depth": config.depth, "width": config.width,
                                     "steps": sum(STEPS[s] for s in set(steps)), "layout": layout})
-    if layout:
+    if layout == 1:
         section += b"".join(pack_fields(LAYER_FIELDS, {"rank": lay.rank, "masks": lay.masks}) for lay in layers)
+    if layout == 2:
+        m = manifold
+        section += pack_fields(MCNC_FIELDS, {"seed": m.seed, "chunk": m.d, "k": m.k, "bound_bf16": to_bf16_bits(m.bound),
+                                             "pairs": m.m, "gen_hidden": m.hidden, "gen_layers": m.layers,
+                                             "gen_w0": int(m.w0)})
     return seal(head + pack_body(section, tensors, payload))
 
 
@@ -116,20 +145,31 @@ def unpack(data: bytes) -> Compressed:
                 raise BitstreamError(f".mlpz layer {k}: rank {layer.rank} and masks {layer.masks} do not fit "
                                      f"a {o}x{i} weight")
             layers.append(layer)
+    manifold = None
+    if params["layout"] == 2:
+        row, tail = unpack_fields(MCNC_FIELDS, tail, ".mlpz manifold")
+        bound = bf16_value(row["bound_bf16"])
+        if not (math.isfinite(bound) and bound > 0):
+            raise BitstreamError(f".mlpz manifold bound L is {bound} (must be finite and positive)")
+        manifold = Manifold(row["seed"], row["chunk"], row["k"], bound, row["pairs"], row["gen_hidden"],
+                            row["gen_layers"], float(row["gen_w0"]))
     if tail:
         raise BitstreamError(f".mlpz section has {len(tail)} unexpected bytes")
-    stored = sum(math.prod(shape) for kind, shape in items(config, layers) if kind != "mask")
-    if max(stored, config.num_params()) > MAX_PARAMETERS:
-        raise LimitError(f"an MLP of {max(stored, config.num_params())} parameters exceeds the limit of "
-                         f"{MAX_PARAMETERS}")
-    if len(tensors) != len(items(config, layers)):
-        raise BitstreamError(f".mlpz has {len(tensors)} tensor records, its section implies "
-                             f"{len(items(config, layers))}")
-    for k, ((kind, _), t) in enumerate(zip(items(config, layers), tensors)):
+    listed = items(config, layers, manifold)
+    stored = sum(math.prod(shape) for kind, shape in listed if kind != "mask")
+    generator = sum(o * i + o for o, i in manifold.layer_shapes()) if manifold else 0
+    size = max(stored, config.num_params()) + generator
+    if size > MAX_PARAMETERS:
+        raise LimitError(f"an MLP of {size} parameters (generator included) exceeds the limit of {MAX_PARAMETERS}")
+    if manifold and manifold.chunks(config.num_params()) * manifold.macs_per_chunk() > MAX_GENERATOR_WORK:
+        raise LimitError(f"expanding the manifold needs more than {MAX_GENERATOR_WORK:.3g} multiply-adds")
+    if len(tensors) != len(listed):
+        raise BitstreamError(f".mlpz has {len(tensors)} tensor records, its section implies {len(listed)}")
+    for k, ((kind, _), t) in enumerate(zip(listed, tensors)):
         if kind == "mask" and t.bits != 1:
             raise BitstreamError(f".mlpz tensor record {k} is a mask: it must be 1-bit, not {t.bits}")
     steps = [name for name, bit in STEPS.items() if params["steps"] & bit]
-    return Compressed(config, layers, steps, tensors, payload,
+    return Compressed(config, layers, manifold, steps, tensors, payload,
                       {"header": size_of(HEADER_FIELDS), **sizes, "crc": 4})
 
 
@@ -140,6 +180,8 @@ def decode(data: bytes) -> tuple[MLPConfig, list[np.ndarray]]:
     float64 and rounded to float32 once."""
     c = unpack(data)
     dec = Decoder(c.payload)
+    if c.manifold is not None:
+        return c.config, _expand(c, dec)
     values: list[np.ndarray] = []
     mask = None
     for (kind, shape), t in zip(items(c.config, c.layers), c.tensors):
@@ -163,14 +205,36 @@ def decode(data: bytes) -> tuple[MLPConfig, list[np.ndarray]]:
     return c.config, tensors
 
 
+def _expand(c: Compressed, dec: Decoder) -> list[np.ndarray]:
+    """The MLP's tensors from the manifold's alpha and beta (torch, float32)."""
+    import torch
+
+    from .mcnc import expand, generator_tensors
+
+    coded = [dequantize(dec.take(math.prod(shape), t.bits, t.model, t.scale_bf16), t.offset_bf16, t.step_bf16)
+             .reshape(shape) for (_, shape), t in zip(items(c.config, c.layers, c.manifold), c.tensors)]
+    weights = [torch.from_numpy(w) for w in generator_tensors(c.manifold)]
+    with torch.no_grad():
+        flat = expand(c.manifold, weights, torch.from_numpy(coded[0]), torch.from_numpy(coded[1]),
+                      c.config.num_params()).numpy()
+    out, pos = [], 0
+    for shape in c.config.tensor_shapes():
+        out.append(flat[pos:pos + math.prod(shape)].reshape(shape).copy())
+        pos += math.prod(shape)
+    return out
+
+
 def describe(data: bytes) -> dict[str, Any]:
     """What ``mlpzip info`` shows: architecture, techniques, depths and bytes per part (no payload decoded)."""
     c = unpack(data)
-    stored = sum(math.prod(shape) for kind, shape in items(c.config, c.layers) if kind != "mask")
+    stored = sum(math.prod(shape) for kind, shape in items(c.config, c.layers, c.manifold) if kind != "mask")
     return {"format": "mlpz", "version": VERSION, "depth": c.config.depth, "width": c.config.width,
             "inputs": c.config.inputs, "classes": c.config.classes, "parameters": c.config.num_params(),
             "stored_values": stored, "ranks": [lay.rank for lay in c.layers],
             "pruned": [bool(lay.masks) for lay in c.layers], "steps": c.steps,
+            "manifold": None if c.manifold is None else {"chunk": c.manifold.d, "k": c.manifold.k,
+                                                         "L": c.manifold.bound, "pairs": c.manifold.m,
+                                                         "seed": c.manifold.seed},
             "tensor_bits": [t.bits for t in c.tensors],
             "entropy_models": sorted({MODEL_NAMES[t.model] for t in c.tensors}), "bytes": len(data),
             "section_bytes": c.sizes, "bits_per_parameter": round(8 * len(data) / max(1, c.config.num_params()), 4)}

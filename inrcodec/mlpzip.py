@@ -11,7 +11,12 @@ Techniques compose in the seed study's order, each on what the one before left:
 
 Without ``quant`` or ``qat`` the values are stored at 16 bits (lossless for accuracy here). Every
 ``.mlpz`` is entropy coded with the codec's coder, and the accuracy reported is always that of
-the decoded file. ``mcnc`` is named and refused until the MCNC module exists.
+the decoded file.
+
+``mcnc`` trains the architecture from scratch on an MCNC manifold (:mod:`inrcodec.mcnc`, the
+image codec's): only alpha and beta are trained and stored (alpha at ``bits``, 8 by default,
+beta at 16); it composes with ``distill`` (the loss) and ``quant`` (alpha's depth), not with
+the techniques that edit weights.
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ from .errors import OptionError
 from .mlp import MLPConfig, forward
 
 ORDER = ["distill", "prune", "lowrank", "mcnc", "quant", "qat"]
-IMPLEMENTED = {"distill", "prune", "lowrank", "quant", "qat"}
+IMPLEMENTED = {"distill", "prune", "lowrank", "mcnc", "quant", "qat"}
 
 
 @dataclass
@@ -44,6 +49,9 @@ class CompressOptions:
     teacher: list | None = field(default=None, repr=False)  # distill: the teacher's tensors
     kd_temperature: float = 4.0
     kd_weight: float = 0.9
+    chunk: int = 256  # mcnc: chunk size d
+    k: int = 16  # mcnc: manifold dimension
+    bound: float = 20.0  # mcnc: input bound L
     on_epoch: Callable[[int, float], None] | None = field(default=None, repr=False)
 
 
@@ -68,6 +76,8 @@ def parse_methods(text: str) -> list[str]:
         raise OptionError(f"--method names a technique twice: {text}")
     if {"quant", "qat"} <= set(names):
         raise OptionError("--method quant and qat both quantize; give one")
+    if "mcnc" in names and set(names) & {"prune", "lowrank", "qat"}:
+        raise OptionError("mcnc trains its own parameters: it combines with distill and quant only")
     missing = [n for n in names if n not in IMPLEMENTED]
     if missing:
         raise OptionError(f"--method {', '.join(missing)}: not implemented yet (this version has "
@@ -86,6 +96,8 @@ def check_options(options: CompressOptions) -> None:
         raise OptionError("--sparsity must be in [0, 1) and --prune-rounds in 1..100")
     if options.rank < 1:
         raise OptionError(f"--rank must be at least 1, got {options.rank}")
+    if not (1 <= options.chunk <= 1 << 24 and 1 <= options.k <= 4096 and 0 < options.bound < 1e4):
+        raise OptionError("--chunk must be in 1..2^24, --k in 1..4096 and --L positive")
     if not (options.kd_temperature > 0 and 0 <= options.kd_weight <= 1):
         raise OptionError("--kd-temperature must be positive and --kd-weight in [0, 1]")
     if "distill" in options.methods and options.teacher is None:
@@ -193,8 +205,8 @@ def _retrain(net: Net, options: CompressOptions, data, loss_fn=None) -> float:
     return options.epochs
 
 
-def distill(net: Net, options: CompressOptions, data) -> float:
-    """Retrain with (1 - w) CE + w T^2 KL(teacher_T || student_T) (Hinton et al.)."""
+def distillation_loss(options: CompressOptions) -> Callable:
+    """(1 - w) CE + w T^2 KL(teacher_T || student_T) (Hinton et al.), as train()'s loss_fn."""
     import torch
 
     teacher = [torch.as_tensor(np.asarray(t, dtype=np.float32)) for t in options.teacher]
@@ -206,7 +218,50 @@ def distill(net: Net, options: CompressOptions, data) -> float:
         kd = torch.nn.functional.kl_div(torch.log_softmax(logits / t, dim=1), soft, reduction="batchmean")
         return (1 - w) * torch.nn.functional.cross_entropy(logits, labels) + w * t * t * kd
 
-    return _retrain(net, options, data, loss_fn)
+    return loss_fn
+
+
+def distill(net: Net, options: CompressOptions, data) -> float:
+    """Retrain with the distillation loss against ``options.teacher``."""
+    return _retrain(net, options, data, distillation_loss(options))
+
+
+def manifold_fit(config: MLPConfig, options: CompressOptions, data):
+    """Train an MLP of ``config`` from scratch on an MCNC manifold (theta0 = 0): returns the
+    manifold and the trained alpha (chunks, 1, k) and beta (chunks, 1), numpy float32."""
+    import torch
+
+    from .mcnc import Manifold, expand, generator_tensors
+    from .mlp import init_tensors
+    from .quantize import from_bf16_bits, to_bf16_bits
+
+    if data is None:
+        raise OptionError("mcnc trains: it needs the training data")
+    spec = Manifold(options.seed, options.chunk, options.k, float(from_bf16_bits(to_bf16_bits(options.bound))))
+    weights = [torch.from_numpy(w) for w in generator_tensors(spec)]
+    n, p = spec.chunks(config.num_params()), config.num_params()
+    gen = torch.Generator().manual_seed(options.seed)
+    alpha = (torch.rand(n, 1, options.k, generator=gen) * 2 - 1) * spec.bound
+    # beta = scale * b with b trained from 1: the scale is the chunk norm of PyTorch's default init
+    init = torch.cat([t.reshape(-1) for t in init_tensors(config, options.seed)])
+    init = torch.nn.functional.pad(init, (0, n * spec.d - p)).reshape(n, spec.d)
+    scale = init.norm(dim=1, keepdim=True)
+    b = torch.ones(n, 1)
+    shapes = config.tensor_shapes()
+
+    def network(ts):
+        flat = expand(spec, weights, ts[0], ts[1] * scale, p)
+        out, pos = [], 0
+        for shape in shapes:
+            size = math.prod(shape)
+            out.append(flat[pos:pos + size].reshape(shape))
+            pos += size
+        return out
+
+    loss_fn = distillation_loss(options) if "distill" in options.methods else None
+    train([alpha, b], *data, options.epochs, options.seed, options.lr, transform=network,
+          on_epoch=options.on_epoch, loss_fn=loss_fn)
+    return spec, alpha.numpy().astype(np.float32), (b * scale).numpy().astype(np.float32)
 
 
 def prune(net: Net, options: CompressOptions, data) -> float:
@@ -255,6 +310,8 @@ def compress(config: MLPConfig, tensors: list, options: CompressOptions,
     from .quantize import quantize
 
     methods = options.methods
+    if "mcnc" in methods:
+        return _compress_manifold(config, options, train_data)
     net = Net(tensors)
     epochs = 0.0
     for step, fn in (("distill", distill), ("prune", prune), ("lowrank", lowrank)):
@@ -298,3 +355,23 @@ def compress(config: MLPConfig, tensors: list, options: CompressOptions,
     _, decoded = mlpz.decode(data)
     return CompressResult(data, decoded, epochs, {"methods": methods, "tensor_bits": [r.bits for r in records],
                                                   "parameters": config.num_params(), "bytes": len(data)})
+
+
+def _compress_manifold(config: MLPConfig, options: CompressOptions, data) -> CompressResult:
+    """The ``mcnc`` pipeline: train on the manifold, code alpha (``bits``, default 8) and beta (16)."""
+    from . import mlpz
+    from .bitstream import TensorRecord
+    from .entropy import Encoder
+    from .quantize import quantize
+
+    spec, alpha, beta = manifold_fit(config, options, data)
+    enc, records = Encoder(), []
+    for values, bits in ((alpha, options.bits if "quant" in options.methods else 8), (beta, 16)):
+        qt = quantize(values, bits)
+        model, scale = enc.add(qt.q, bits)
+        records.append(TensorRecord(bits, model, qt.offset_bf16, qt.step_bf16, scale))
+    data = mlpz.pack(config, options.methods, records, enc.payload(), manifold=spec)
+    _, decoded = mlpz.decode(data)
+    return CompressResult(data, decoded, options.epochs, {"methods": options.methods,
+                                                          "tensor_bits": [r.bits for r in records],
+                                                          "parameters": config.num_params(), "bytes": len(data)})

@@ -87,6 +87,26 @@ def mlpz_goldens(only: list[str]) -> None:
         digest = params_digest(mlpz.decode(data)[1])
         (DATA / f"{name}.sha256").write_text(f"{digest}  {name}.mlpz (float32 LE parameters)\n")
         print(name, len(data), "bytes")
+    if not only or "golden_mlpz_mcnc" in only:
+        # layout 2: alpha and beta on a seeded manifold (untrained values; no MNIST needed)
+        from inrcodec.bitstream import TensorRecord
+        from inrcodec.entropy import Encoder
+        from inrcodec.mcnc import Manifold
+        from inrcodec.quantize import quantize
+
+        spec = Manifold(seed=9, d=500, k=6)
+        rng = np.random.default_rng(0)
+        n = spec.chunks(config.num_params())
+        enc, records = Encoder(), []
+        for values, bits in ((rng.uniform(-20, 20, (n, 1, 6)), 8), (rng.uniform(0.5, 1.5, (n, 1)), 16)):
+            qt = quantize(values.astype(np.float32), bits)
+            model, scale = enc.add(qt.q, bits)
+            records.append(TensorRecord(bits, model, qt.offset_bf16, qt.step_bf16, scale))
+        data = mlpz.pack(config, ["mcnc"], records, enc.payload(), manifold=spec)
+        (DATA / "golden_mlpz_mcnc.mlpz").write_bytes(data)
+        digest = params_digest(mlpz.decode(data)[1])
+        (DATA / "golden_mlpz_mcnc.sha256").write_text(f"{digest}  golden_mlpz_mcnc.mlpz (float32 LE parameters)\n")
+        print("golden_mlpz_mcnc", len(data), "bytes")
 
 
 if __name__ == "__main__":

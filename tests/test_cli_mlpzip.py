@@ -63,7 +63,7 @@ def test_damaged_files_exit_1_with_one_line_and_no_output(tmp_path, capsys, dama
 def test_usage_errors_exit_2(tmp_path, capsys):
     model = tmp_path / "m.pt"
     for args in (("train", "--depth", 0, "--width", 8, "-o", model),
-                 ("compress", model, "-o", tmp_path / "x.mlpz", "--method", "mcnc"),
+                 ("compress", model, "-o", tmp_path / "x.mlpz", "--method", "mcnc,prune"),
                  ("compress", model, "-o", tmp_path / "x.mlpz", "--method", "distill"),  # no --teacher
                  ("compress", model, "-o", tmp_path / "x.mlpz", "--method", "prune", "--sparsity", 1),
                  ("compress", model, "-o", tmp_path / "x.mlpz", "--bits", 17)):

@@ -19,7 +19,8 @@ DATA = Path(__file__).resolve().parent / "data"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_golden import params_digest  # noqa: E402
 
-GOLDENS = ["golden_mlpz_quant4", "golden_mlpz_quant1", "golden_mlpz_pruned", "golden_mlpz_lowrank"]
+GOLDENS = ["golden_mlpz_quant4", "golden_mlpz_quant1", "golden_mlpz_pruned", "golden_mlpz_lowrank",
+           "golden_mlpz_mcnc"]
 
 
 def _file(config: MLPConfig = MLPConfig(1, 3, inputs=5, classes=2), bits: int = 4) -> tuple[bytes, list]:
@@ -48,7 +49,7 @@ def test_goldens_decode_to_the_same_parameters(name):
     d = mlpz.describe(data)
     assert d["tensor_bits"] == {"golden_mlpz_quant4": [4, 8, 4, 8], "golden_mlpz_quant1": [1, 8, 1, 8],
                                 "golden_mlpz_pruned": [1, 6, 8, 1, 6, 8],
-                                "golden_mlpz_lowrank": [6, 6, 8, 6, 6, 8]}[name]
+                                "golden_mlpz_lowrank": [6, 6, 8, 6, 6, 8], "golden_mlpz_mcnc": [8, 16]}[name]
     assert d["pruned"] == [name.endswith("pruned")] * 2 and d["ranks"] == [2 * name.endswith("lowrank")] * 2
 
 
@@ -94,11 +95,11 @@ def test_mutated_files_decode_or_are_refused(name, data):
     assert [t.shape for t in tensors] == config.tensor_shapes()
 
 
-def test_decoding_imports_no_training_code_and_no_torch():
+def test_decoding_imports_no_training_code_and_no_torch():  # (torch only to expand a manifold)
     import subprocess
 
     code = ("import sys; from pathlib import Path; from inrcodec import mlpz; "
-            f"[mlpz.decode(Path(p).read_bytes()) for p in {[str(DATA / f'{n}.mlpz') for n in GOLDENS]!r}]; "
+            f"[mlpz.decode(Path(p).read_bytes()) for p in {[str(DATA / f'{n}.mlpz') for n in GOLDENS[:4]]!r}]; "
             "bad = [m for m in sys.modules if m in ('inrcodec.mlpzip', 'inrcodec.train', 'inrcodec.softquant', "
             "'torch')]; print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -115,3 +116,17 @@ def test_inconsistent_layer_rows_are_refused():
                                      ([mlpz.Layer(0, 1), mlpz.Layer()], 5, "must be 1-bit")):  # mask of 8 bits
         with pytest.raises(BitstreamError, match=match):
             mlpz.decode(mlpz.pack(config, ["prune"], [rec] * n_records, b"", layers))
+
+
+def test_manifold_files_expand_to_the_mlp_and_a_huge_generator_is_refused():
+    data = (DATA / "golden_mlpz_mcnc.mlpz").read_bytes()
+    d = mlpz.describe(data)
+    assert d["manifold"] == {"chunk": 500, "k": 6, "L": 20.0, "pairs": 1, "seed": 9}
+    config, tensors = mlpz.decode(data)
+    assert [t.shape for t in tensors] == config.tensor_shapes() and all(np.isfinite(t).all() for t in tensors)
+    from inrcodec.mcnc import Manifold
+
+    rec = TensorRecord(8, 0, 0, 0x3C00, 0x3F80)
+    huge = Manifold(seed=1, d=1 << 24, k=4, hidden=4096, layers=8)
+    with pytest.raises(LimitError):
+        mlpz.unpack(mlpz.pack(MLPConfig(1, 8), ["mcnc"], [rec, rec], b"", manifold=huge))

@@ -59,7 +59,8 @@ def test_qat_beats_post_training_quantization_at_two_bits(trained, subset):
 def test_method_lists_are_ordered_and_checked():
     assert mlpzip.parse_methods("qat") == ["qat"]
     assert mlpzip.parse_methods("quant,prune,distill") == ["distill", "prune", "quant"]
-    for bad in ("", "zip", "quant,quant", "quant,qat", "mcnc"):
+    assert mlpzip.parse_methods("quant,mcnc,distill") == ["distill", "mcnc", "quant"]
+    for bad in ("", "zip", "quant,quant", "quant,qat", "mcnc,prune", "mcnc,qat"):
         with pytest.raises(OptionError):
             mlpzip.parse_methods(bad)
     with pytest.raises(OptionError):
@@ -99,3 +100,15 @@ def test_low_rank_factors_and_distillation_round_trip(trained, subset):
     singular = [np.linalg.svd(w.astype(np.float64), compute_uv=False) for w in decoded[0::2]]
     assert all(s[4] < 1e-5 * s[0] for s in singular)  # rank 4, up to float32 rounding
     assert result.epochs == pytest.approx(0.4) and mlp.accuracy(decoded, *subset[1]) > 30
+
+
+def test_mcnc_trains_on_the_manifold_and_round_trips(subset):
+    config = mlp.MLPConfig(1, 16)
+    options = mlpzip.CompressOptions(["mcnc", "quant"], bits=6, epochs=4, lr=0.05, chunk=100, k=8)
+    result = mlpzip.compress(config, None, options, subset[0])
+    d = mlpz.describe(result.data)
+    n = config.num_params() // 100 + 1
+    assert d["manifold"]["chunk"] == 100 and d["tensor_bits"] == [6, 16] and d["stored_values"] == n * 9
+    _, decoded = mlpz.decode(result.data)
+    assert all(np.array_equal(a, b) for a, b in zip(decoded, result.tensors))
+    assert mlp.accuracy(decoded, *subset[1]) > 15 and len(result.data) < n * 9 * 2 + 200  # chance: 10%
