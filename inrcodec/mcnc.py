@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bitstream import BitstreamError, Field, bf16_value
 from .prng import uniform_float32
 
 
@@ -55,6 +56,36 @@ class Manifold:
     def macs_per_chunk(self) -> int:
         """Multiply-adds of one phi evaluation."""
         return self.m * sum(o * i for o, i in self.layer_shapes())
+
+
+# How a stream stores a Manifold (image method 3's section and .mlpz layout 2 both use these rows).
+MANIFOLD_FIELDS: list[Field] = [
+    Field("seed", "I", "generator seed (SplitMix64)"),
+    Field("chunk", "I", "chunk size d", 1, 1 << 24),
+    Field("k", "H", "manifold dimension k", 1, 4096),
+    Field("bound_bf16", "H", "input bound L, bfloat16 bits"),
+    Field("pairs", "B", "pairs (alpha, beta) per chunk m", 1, 16),
+    Field("gen_hidden", "H", "generator hidden width", 1, 4096),
+    Field("gen_layers", "B", "generator hidden layers", 1, 8),
+    Field("gen_w0", "B", "generator sine frequency", 1),
+]
+
+
+def manifold_from_fields(row: dict) -> Manifold:
+    """The Manifold that MANIFOLD_FIELDS values describe (BitstreamError for a bad bound)."""
+    bound = bf16_value(row["bound_bf16"])
+    if not (math.isfinite(bound) and bound > 0):
+        raise BitstreamError(f"MCNC input bound L is {bound} (must be finite and positive)")
+    return Manifold(row["seed"], row["chunk"], row["k"], bound, row["pairs"], row["gen_hidden"], row["gen_layers"],
+                    float(row["gen_w0"]))
+
+
+def manifold_fields(spec: Manifold) -> dict:
+    """MANIFOLD_FIELDS values of ``spec`` (its bound rounded to bfloat16)."""
+    from .quantize import to_bf16_bits
+
+    return {"seed": spec.seed, "chunk": spec.d, "k": spec.k, "bound_bf16": to_bf16_bits(spec.bound), "pairs": spec.m,
+            "gen_hidden": spec.hidden, "gen_layers": spec.layers, "gen_w0": int(spec.w0)}
 
 
 def seeded_init(shapes: list[tuple[int, int]], seed: int, w0: float, start: int = 0) -> list[np.ndarray]:

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .bitstream import (MODEL_NAMES, BitstreamError, Field, LimitError, TensorRecord, bf16_value, check_crc,
-                        pack_body, pack_fields, seal, size_of, unpack_body, unpack_fields)
+from .bitstream import (MODEL_NAMES, BitstreamError, Field, LimitError, TensorRecord, check_crc, pack_body,
+                        pack_fields, seal, size_of, unpack_body, unpack_fields)
 from .entropy import Decoder
-from .mcnc import Manifold
+from .mcnc import MANIFOLD_FIELDS, Manifold, manifold_fields, manifold_from_fields
 from .mlp import MLPConfig
 from .quantize import dequantize
 
@@ -43,16 +43,7 @@ SECTION: list[Field] = [
           "2: MCNC_FIELDS follow", choices=(0, 1, 2)),
 ]
 # Layout 2: the parameters lie on an MCNC manifold (inrcodec/mcnc.py); theta0 is zero.
-MCNC_FIELDS: list[Field] = [
-    Field("seed", "I", "generator seed (SplitMix64)"),
-    Field("chunk", "I", "chunk size d", 1, 1 << 24),
-    Field("k", "H", "manifold dimension k", 1, 4096),
-    Field("bound_bf16", "H", "input bound L, bfloat16 bits"),
-    Field("pairs", "B", "pairs (alpha, beta) per chunk m", 1, 16),
-    Field("gen_hidden", "H", "generator hidden width", 1, 4096),
-    Field("gen_layers", "B", "generator hidden layers", 1, 8),
-    Field("gen_w0", "B", "generator sine frequency", 1),
-]
+MCNC_FIELDS: list[Field] = MANIFOLD_FIELDS
 # Layout 1: one row per linear layer, first to last, after the section's fixed rows.
 LAYER_FIELDS: list[Field] = [
     Field("rank", "H", "0: a dense weight; r: the weight is U (out, r) times V (r, in)", 0),
@@ -107,8 +98,6 @@ class Compressed:
 def pack(config: MLPConfig, steps: list[str], tensors: list[TensorRecord], payload: bytes,
          layers: list[Layer] | None = None, manifold: Manifold | None = None) -> bytes:
     """Serialize a ``.mlpz`` (layout 0 when every layer is dense and unpruned, 2 on a manifold)."""
-    from .quantize import to_bf16_bits
-
     layers = layers or [Layer()] * (config.depth + 1)
     head = pack_fields(HEADER_FIELDS, {"magic": MAGIC, "version": VERSION, "inputs": config.inputs,
                                        "classes": config.classes})
@@ -118,10 +107,7 @@ def pack(config: MLPConfig, steps: list[str], tensors: list[TensorRecord], paylo
     if layout == 1:
         section += b"".join(pack_fields(LAYER_FIELDS, {"rank": lay.rank, "masks": lay.masks}) for lay in layers)
     if layout == 2:
-        m = manifold
-        section += pack_fields(MCNC_FIELDS, {"seed": m.seed, "chunk": m.d, "k": m.k, "bound_bf16": to_bf16_bits(m.bound),
-                                             "pairs": m.m, "gen_hidden": m.hidden, "gen_layers": m.layers,
-                                             "gen_w0": int(m.w0)})
+        section += pack_fields(MCNC_FIELDS, manifold_fields(manifold))
     return seal(head + pack_body(section, tensors, payload))
 
 
@@ -148,11 +134,7 @@ def unpack(data: bytes) -> Compressed:
     manifold = None
     if params["layout"] == 2:
         row, tail = unpack_fields(MCNC_FIELDS, tail, ".mlpz manifold")
-        bound = bf16_value(row["bound_bf16"])
-        if not (math.isfinite(bound) and bound > 0):
-            raise BitstreamError(f".mlpz manifold bound L is {bound} (must be finite and positive)")
-        manifold = Manifold(row["seed"], row["chunk"], row["k"], bound, row["pairs"], row["gen_hidden"],
-                            row["gen_layers"], float(row["gen_w0"]))
+        manifold = manifold_from_fields(row)
     if tail:
         raise BitstreamError(f".mlpz section has {len(tail)} unexpected bytes")
     listed = items(config, layers, manifold)

@@ -2,25 +2,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from inrcodec.cli import main
-
 DATA = Path(__file__).resolve().parent / "data"
-
-
-def cli(capsys, *args) -> tuple[int, str, str]:
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def one_error_line(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("inrcodec: error: "), err
-    return lines[0]
+sys.path.insert(0, str(DATA.parent))
+from test_cli import cli, one_error_line  # noqa: E402
 
 
 def test_train_compress_eval_decompress_info(tmp_path, capsys, mnist_dir):

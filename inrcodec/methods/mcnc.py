@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..bitstream import BitstreamError, Field, Stream, bf16_value, unpack_fields
+from ..bitstream import BitstreamError, Field, Stream, unpack_fields
 from ..errors import OptionError
-from ..mcnc import Manifold
+from ..mcnc import MANIFOLD_FIELDS, Manifold, manifold_from_fields
 from ..siren import SirenConfig
 from . import METHOD_IDS, EncodeOptions, Fitted
 
@@ -29,14 +29,7 @@ SECTION: list[Field] = [
     Field("hidden_layers", "B", "number of sine layers L of the SIREN", 1, 64),
     Field("width", "H", "features per hidden layer W", 1),
     Field("w0", "B", "SIREN frequency w0", 1),
-    Field("seed", "I", "generator seed (SplitMix64)"),
-    Field("chunk", "I", "chunk size d", 1, 1 << 24),
-    Field("k", "H", "manifold dimension k", 1, 4096),
-    Field("bound_bf16", "H", "input bound L, bfloat16 bits"),
-    Field("pairs", "B", "pairs (alpha, beta) per chunk m", 1, 16),
-    Field("gen_hidden", "H", "generator hidden width", 1, 4096),
-    Field("gen_layers", "B", "generator hidden layers", 1, 8),
-    Field("gen_w0", "B", "generator sine frequency", 1),
+    *MANIFOLD_FIELDS,
     Field("theta0", "B", "0: zero; 1: SIREN initialization from the seed", choices=(0, 1)),
 ]
 THETA0_START = 1 << 40  # SplitMix64 output index where a seeded theta0 starts
@@ -47,9 +40,7 @@ def read_section(stream: Stream) -> dict[str, Any]:
     params, tail = unpack_fields(SECTION, stream.section, "MCNC method section")
     if tail:
         raise BitstreamError(f"MCNC method section has {len(tail)} unexpected bytes")
-    bound = bf16_value(params["bound_bf16"])
-    if not (math.isfinite(bound) and bound > 0):
-        raise BitstreamError(f"MCNC input bound L is {bound} (must be finite and positive)")
+    manifold_from_fields(params)  # validates the bound
     return params
 
 
@@ -60,8 +51,7 @@ def siren_config(params: dict[str, Any], channels: int) -> SirenConfig:
 
 def manifold(params: dict[str, Any]) -> Manifold:
     """The generator and chunking an MCNC section describes."""
-    return Manifold(params["seed"], params["chunk"], params["k"], bf16_value(params["bound_bf16"]), params["pairs"],
-                    params["gen_hidden"], params["gen_layers"], float(params["gen_w0"]))
+    return manifold_from_fields(params)
 
 
 def layout(params: dict[str, Any], channels: int) -> list[tuple[int, ...]]:

@@ -42,13 +42,10 @@ def plan(bpp: float, height: int, width: int, channels: int, bits: int, k: int, 
 def pack_section(cfg: SirenConfig, spec: Manifold, theta0: int) -> bytes:
     """The method section of a stream of ``cfg`` on ``spec``."""
     from ..bitstream import pack_fields
-    from ..quantize import to_bf16_bits
+    from ..mcnc import manifold_fields
 
     return pack_fields(SECTION, {"hidden_layers": cfg.hidden_layers, "width": cfg.width, "w0": int(cfg.w0),
-                                 "seed": spec.seed, "chunk": spec.d, "k": spec.k,
-                                 "bound_bf16": to_bf16_bits(spec.bound), "pairs": spec.m,
-                                 "gen_hidden": spec.hidden, "gen_layers": spec.layers, "gen_w0": int(spec.w0),
-                                 "theta0": theta0})
+                                 **manifold_fields(spec), "theta0": theta0})
 
 
 def build_stream(alpha: np.ndarray, beta: np.ndarray, bits: int, cfg: SirenConfig, spec: Manifold, theta0: int,
@@ -88,9 +85,10 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
         cfg, d = plan(options.bpp, height, width, channels, bits, k, m, opts.get("ratio") or DEFAULT_RATIO,
                       opts.get("chunk"))
     spec = Manifold(options.seed, d, k, bound, m, GEN_HIDDEN, GEN_LAYERS, float(GEN_W0))
-    params = {"hidden_layers": cfg.hidden_layers, "width": cfg.width, "w0": int(cfg.w0), "seed": spec.seed,
-              "chunk": d, "k": k, "bound_bf16": to_bf16_bits(bound), "pairs": m, "gen_hidden": spec.hidden,
-              "gen_layers": spec.layers, "gen_w0": int(spec.w0), "theta0": theta0_kind}
+    from ..mcnc import manifold_fields
+
+    params = {"hidden_layers": cfg.hidden_layers, "width": cfg.width, "w0": int(cfg.w0), **manifold_fields(spec),
+              "theta0": theta0_kind}
     n = spec.chunks(cfg.num_params())
     dev = torch.device(options.device)
     gen = torch.Generator().manual_seed(options.seed)
