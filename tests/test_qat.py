@@ -87,3 +87,28 @@ def test_the_decoder_rebuilds_one_bit_levels_exactly():
     _, tensors = decode_parameters(qat.build_stream(ints, alphas, [1] * len(ints), cfg, 5, 6))
     for t, q in zip(tensors, ints):
         assert np.array_equal(t.reshape(-1), q.astype(np.float32) * from_bf16_bits(alphas[0]))
+
+
+def test_plan_prices_first_layer_and_16_bit_biases():
+    wide, _ = qat.plan(0.3, 512, 768, 3, 1, quantize_biases=True, first_layer_bits=1)
+    narrow, _ = qat.plan(0.3, 512, 768, 3, 1, quantize_biases=False, first_layer_bits=14)
+    assert narrow.hidden_layers == wide.hidden_layers and narrow.width < wide.width
+    assert qat.plan(0.3, 512, 768, 3, 16)[0] == SirenConfig(10, 28)  # COIN's network at 16 bits
+
+
+def test_coarsening_fits_the_budget_and_leaves_one_bit_tensors_alone():
+    cfg = SirenConfig(2, 16)
+    rng = np.random.default_rng(3)
+    bits = [1, 1, 8, 8, 8, 8]
+    best = []
+    for shape, b in zip(cfg.tensor_shapes(), bits):
+        w = rng.normal(0, 0.1, int(np.prod(shape))).astype(np.float32)
+        alpha = to_bf16_bits(0.1 / max(1, qat.max_level(b)))
+        q = np.where(w >= 0, 1, -1) if b == 1 else np.clip(np.rint(w / from_bf16_bits(alpha)), -127, 127)
+        best.append((q.astype(np.int32), alpha, w, 1 / float(from_bf16_bits(alpha))))
+    full, _ = qat.code_within(best, bits, cfg, 8, 8, float("inf"))
+    data, times = qat.code_within(best, bits, cfg, 8, 8, len(full) - 60)
+    assert times > 0 and len(data) <= len(full) - 60
+    _, before = decode_parameters(full)
+    _, after = decode_parameters(data)
+    assert np.array_equal(before[0], after[0]) and not np.array_equal(before[2], after[2])
