@@ -15,6 +15,7 @@ to measure rather than assume). Every PSNR is of the decoded file; bpp is the wh
 
 Usage: python bench/qat_study.py a|b [--images kodim01,kodim03,...] [--float-steps 400]
            [--qat-steps 400] [--bits 1,2,4,8,16] [--out bench/results/qat-study.jsonl] [--data-dir DIR]
+           [--device cuda]
        python bench/qat_study.py report [--out ...]   (writes qat-study.md and qat-study.png beside it)
 Runs resume: a record already in --out is not recomputed.
 """
@@ -84,12 +85,13 @@ def run(args: argparse.Namespace) -> None:
                 arch = (config.hidden_layers, config.width)
                 if arch not in fits:
                     t0 = time.time()
-                    fit = coin.fit(image, config, [16] * len(tb), train.LoopOptions(steps=args.float_steps, lr=1e-3))
+                    fit = coin.fit(image, config, [16] * len(tb), train.LoopOptions(steps=args.float_steps, lr=1e-3),
+                                   device=args.device)
                     fit_seconds = time.time() - t0
                     # PTQ's control: the same fit trained on in float for as many steps as QAT
                     # fine-tunes, at QAT's learning rate, so both have seen the same step count.
                     t0 = time.time()
-                    more = coin.fit(image, config, [16] * len(tb), qat_loop, init=fit.best)
+                    more = coin.fit(image, config, [16] * len(tb), qat_loop, device=args.device, init=fit.best)
                     fits[arch] = (fit, fit_seconds, more, time.time() - t0)
                 fit, fit_seconds, more, more_seconds = fits[arch]
                 common = {**base, "arch": f"{arch[0]}x{arch[1]}", "tensor_bits": tb,
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> None:
                             "psnr": round(psnr(decode(ptq), image), 3), "seconds": round(more_seconds, 1),
                             "float_psnr_after": round(more.best_score, 3)}]
                 t0 = time.time()
-                tuned = qat.fine_tune(image, config, tb, fit.best, qat_loop)
+                tuned = qat.fine_tune(image, config, tb, fit.best, qat_loop, device=args.device)
                 data, coarsened = qat.code_within(tuned.best, tb, config, h, w,
                                                   limit if args.part == "b" else float("inf"))
                 records.append({**common, "quantizer": "qat", "bpp": round(len(data) * 8 / (h * w), 4),
@@ -182,5 +184,6 @@ if __name__ == "__main__":
     ap.add_argument("--qat-steps", type=int, default=400)
     ap.add_argument("--out", default="bench/results/qat-study.jsonl")
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     report(a) if a.part == "report" else run(a)
