@@ -131,6 +131,13 @@ def combos(args, data) -> None:
             _compressed_point("combos", key, config, tensors, options, data, done)
 
 
+def _stamp(fig, records: list[dict]) -> None:
+    """Name the commands, machines and dates behind a figure at its foot."""
+    made = sorted({(r["command"], r["machine"], r["date"]) for r in records})
+    fig.text(0.01, 0.005, "; ".join(f"{c} ({m}, {d})" for c, m, d in made)[:400], fontsize=5)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+
+
 def report(args) -> None:
     import matplotlib
 
@@ -160,7 +167,7 @@ def report(args) -> None:
             ax.set_ylabel("median test accuracy (%)")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
-        fig.tight_layout()
+        _stamp(fig, base)
         fig.savefig(OUT / "baselines.png", dpi=120)
         lines += ["", "(n) = seeds measured. Plot: `baselines.png`.", ""]
     points = [{"method": f"baseline {r['depth']}x{r['width']} (float32 model file)", "bytes": r["model_bytes"],
@@ -192,7 +199,7 @@ def report(args) -> None:
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-        fig.tight_layout()
+        _stamp(fig, points)
         fig.savefig(OUT / "pareto.png", dpi=120)
         lines += ["## Pareto front (test accuracy against real bytes)", "", "| bytes | accuracy | method |", "|---|---|---|"]
         lines += [f"| {p['bytes']} | {p['accuracy']:.2f} | {p['method']} |" for p in front]
