@@ -26,8 +26,9 @@ ID = METHOD_IDS["qat"]
 NAME = "qat"
 SUMMARY = "SIREN trained for its quantizer (straight-through, or Quantization Networks' soft one), 1 to 16 bits"
 VARIANTS = "qat (rate control at 8 bits), qat<bits> (e.g. qat1, qat4), qat<bits>w (biases kept at 16 bits)"
-# The depth measured best so far: kodim23 at 0.3 bpp, 2000 steps, straight-through: 8 bits 30.01 dB,
-# 4 bits 27.02 dB (bench/qat_probe.py); lower depths did worse still. Re-measure on more images.
+# The depth measured best at 0.3 bpp: 6 Kodak images, 400 float + 400 QAT steps, rate control
+# per depth (bench/qat_study.py b, README): 8 bits (first layer 14) 25.66 dB, 4 bits 23.39,
+# 16 bits 24.08; other budgets not measured yet (kodim23 at 2000 steps agreed: 30.01 vs 27.02).
 DEFAULT_BITS = 8
 FIRST_LAYER_BITS = 14  # 4-bit weights on a 96x64 crop: 28.19 dB with the first layer at 14 bits, 22.26 without
 # Coded bits per weight measured after QAT on a 96x64 crop of kodim23 (5x27, 600 steps); other
