@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> None:
                 data, coarsened = qat.code_within(tuned.best, tb, config, h, w,
                                                   limit if args.part == "b" else float("inf"))
                 records.append({**common, "quantizer": "qat", "bpp": round(len(data) * 8 / (h * w), 4),
-                                "psnr": round(psnr(decode(data), image), 3), "coarsened": coarsened,
+                                "psnr": round(psnr(decode(data), image), 3), "coarsened_by": round(coarsened, 4),
                                 "seconds": round(time.time() - t0, 1)})
                 with out.open("a") as f:
                     for r in records:

@@ -107,8 +107,10 @@ def test_coarsening_fits_the_budget_and_leaves_one_bit_tensors_alone():
         q = np.where(w >= 0, 1, -1) if b == 1 else np.clip(np.rint(w / from_bf16_bits(alpha)), -127, 127)
         best.append((q.astype(np.int32), alpha, w, 1 / float(from_bf16_bits(alpha))))
     full, _ = qat.code_within(best, bits, cfg, 8, 8, float("inf"))
-    data, times = qat.code_within(best, bits, cfg, 8, 8, len(full) - 60)
-    assert times > 0 and len(data) <= len(full) - 60
+    data, factor = qat.code_within(best, bits, cfg, 8, 8, len(full) - 60)
+    assert factor > 1 and len(data) <= len(full) - 60
+    assert len(qat.code_within(best, bits, cfg, 8, 8, len(full) - 60)[0]) == len(data)  # deterministic
+    assert qat.code_within(best, bits, cfg, 8, 8, len(full))[1] == 1.0
     _, before = decode_parameters(full)
     _, after = decode_parameters(data)
     assert np.array_equal(before[0], after[0]) and not np.array_equal(before[2], after[2])

@@ -105,8 +105,8 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
                     options.seed, options.device)
     limit = options.bpp * height * width / 8 if options.bpp is not None else math.inf
     data, coarsened = code_within(qat.best, tb, config, height, width, limit)
-    if coarsened:
-        warnings.append(f"the {bits}-bit file was over the budget; coarsened its steps by 1.1^{coarsened}")
+    if coarsened > 1:
+        warnings.append(f"the {bits}-bit file was over the budget; widened its steps {coarsened:.3f}x")
     # Never ship a collapse when a plain stream exists: the float fit quantized after training
     # (COIN's way, largest depth that fits the budget, or without one no larger than the QAT
     # file) is written instead if it decodes better.
@@ -169,20 +169,28 @@ def _coded_bits(bits: int) -> float:
 
 
 def code_within(best: list[tuple[np.ndarray, int, np.ndarray, float]], bits: list[int], config: SirenConfig,
-                height: int, width: int, limit: float) -> tuple[bytes, int]:
-    """The stream of :func:`fine_tune`'s ``best``; while over ``limit`` bytes, every tensor's step
-    is widened by 10% more (fewer levels in use, more zeros). Returns (stream, times coarsened)."""
-    data = build_stream([k[0] for k in best], [k[1] for k in best], bits, config, height, width)
-    coarsened = 0
-    while len(data) > limit and coarsened < 60:
-        coarsened += 1
-        c = 1.1 ** coarsened
+                height: int, width: int, limit: float) -> tuple[bytes, float]:
+    """The stream of :func:`fine_tune`'s ``best``; if it is over ``limit`` bytes, every tensor's
+    step is widened by the smallest factor (to within 1%) whose file fits: fewer levels in use,
+    more zeros. Returns (stream, factor; 1.0 when nothing was coarsened)."""
+
+    def coded(c: float) -> bytes:
         # 1-bit tensors have no coarser levels: they stay as they are.
         ints = [q if b == 1 else np.clip(np.rint(np.float32(beta / c) * w), -max_level(b), max_level(b)).astype(np.int32)
                 for (q, _, w, beta), b in zip(best, bits)]
         alphas = [alpha if b == 1 else _scaled_bf16(alpha, c) for (_, alpha, _, _), b in zip(best, bits)]
-        data = build_stream(ints, alphas, bits, config, height, width)
-    return data, coarsened
+        return build_stream(ints, alphas, bits, config, height, width)
+
+    data = build_stream([k[0] for k in best], [k[1] for k in best], bits, config, height, width)
+    if len(data) <= limit:
+        return data, 1.0
+    lo, hi = 1.0, 1.1
+    while len(coded(hi)) > limit and hi < 1e3:  # bracket: 10% steps, as far as 1000x
+        lo, hi = hi, hi * 1.1
+    while hi / lo > 1.01:  # then the smallest factor that fits, to within 1%
+        mid = (lo * hi) ** 0.5
+        lo, hi = (mid, hi) if len(coded(mid)) > limit else (lo, mid)
+    return coded(hi), hi
 
 
 def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: list[np.ndarray], loop,
