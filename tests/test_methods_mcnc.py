@@ -52,7 +52,7 @@ def test_theta_is_the_seeded_init_plus_the_manifold():
     import torch
 
     params = mcnc.read_section(Stream(mcnc.ID, 3, 4, 4, pack_section(SirenConfig(1, 4), Manifold(5, 7, 2), 1), [], b""))
-    zero = mcnc.theta(params, 3, torch.zeros(4, 1, 2), torch.zeros(4, 1))
+    zero = mcnc.expander(params, 3)(torch.zeros(4, 1, 2), torch.zeros(4, 1))
     from inrcodec.mcnc import seeded_init
 
     init = np.concatenate([t.reshape(-1) for t in seeded_init(SirenConfig(1, 4).layer_shapes(), 5, 30.0,

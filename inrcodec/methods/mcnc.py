@@ -78,20 +78,21 @@ def fixed_work(params: dict[str, Any], channels: int) -> int:
     return spec.chunks(siren_config(params, channels).num_params()) * spec.macs_per_chunk()
 
 
-def theta(params: dict[str, Any], channels: int, alpha, beta):
-    """The SIREN's flat parameters (torch) from alpha and beta."""
+def expander(params: dict[str, Any], channels: int, device: str = "cpu"):
+    """A function (alpha, beta) -> the SIREN's flat parameters (torch). The generator (and a
+    seeded theta0) is regenerated once here, not at every call: training calls it every step."""
     import torch
 
     from ..mcnc import expand, generator_tensors, seeded_init
 
     cfg = siren_config(params, channels)
     spec = manifold(params)
-    weights = [torch.from_numpy(w).to(alpha.device) for w in generator_tensors(spec)]
+    weights = [torch.from_numpy(w).to(device) for w in generator_tensors(spec)]
     theta0 = None
     if params["theta0"] == 1:
         init = seeded_init(cfg.layer_shapes(), spec.seed, cfg.w0, start=THETA0_START)
-        theta0 = torch.from_numpy(np.concatenate([t.reshape(-1) for t in init])).to(alpha.device)
-    return expand(spec, weights, alpha, beta, cfg.num_params(), theta0)
+        theta0 = torch.from_numpy(np.concatenate([t.reshape(-1) for t in init])).to(device)
+    return lambda alpha, beta: expand(spec, weights, alpha, beta, cfg.num_params(), theta0)
 
 
 def split(flat, config: SirenConfig) -> list:
@@ -112,8 +113,8 @@ def reconstruct(stream: Stream, params: dict[str, Any], tensors: list[np.ndarray
 
     cfg = siren_config(params, stream.channels)
     with torch.no_grad():
-        flat = theta(params, stream.channels, torch.from_numpy(tensors[0]).to(device),
-                     torch.from_numpy(tensors[1]).to(device))
+        flat = expander(params, stream.channels, device)(torch.from_numpy(tensors[0]).to(device),
+                                                         torch.from_numpy(tensors[1]).to(device))
     with torch.device("meta"):
         model = Siren(cfg)
     model = model.to_empty(device=device)

@@ -15,7 +15,7 @@ from ..errors import DataError
 from ..mcnc import Manifold
 from ..siren import SirenConfig
 from . import EncodeOptions, Fitted
-from .mcnc import ID, SECTION, split, theta
+from .mcnc import ID, SECTION, expander, split
 
 OPTION_KEYS = {"arch", "bits", "k", "chunk", "bound", "pairs", "ratio", "theta0", "lr"}
 DEFAULT_K, DEFAULT_RATIO, DEFAULT_BITS, DEFAULT_BOUND = 8, 4.0, 8, 20.0
@@ -102,10 +102,11 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     opt = torch.optim.Adam([{"params": [alpha], "lr": lr}, {"params": [beta], "lr": 0.02 * float(beta.detach().mean())}])
     batches = coin.pixel_batches(image, dev, gen)
     evaluator = Siren(cfg).to(dev)
+    theta = expander(params, channels, options.device)
 
     def net(a, b, x):
         h = x
-        ts = split(theta(params, channels, a, b), cfg)
+        ts = split(theta(a, b), cfg)
         for j in range(0, len(ts) - 2, 2):
             h = torch.sin(cfg.w0 * torch.nn.functional.linear(h, ts[j], ts[j + 1]))
         return torch.nn.functional.linear(h, ts[-2], ts[-1])
@@ -121,7 +122,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     def score_fn() -> float:
         with torch.no_grad():
             qa, qb = quantized(alpha.detach().cpu().numpy(), beta.detach().cpu().numpy(), bits)
-            evaluator.load_tensors([t.cpu().numpy() for t in split(theta(params, channels, qa, qb), cfg)])
+            evaluator.load_tensors([t.cpu().numpy() for t in split(theta(qa, qb), cfg)])
         return coin.subgrid_psnr(evaluator, image)
 
     def keep_fn() -> tuple[np.ndarray, np.ndarray]:
