@@ -94,6 +94,12 @@ def train(
     run(go)
 
 
+def _theta0(text: str) -> bool:
+    if text not in ("seeded", "zero"):
+        raise OptionError(f"--theta0 must be seeded or zero, got {text!r}")
+    return text == "seeded"
+
+
 @app.command()
 def compress(
     model: str = typer.Argument(..., metavar="MODEL", help="Model file from mlpzip train (- for stdin)."),
@@ -110,6 +116,7 @@ def compress(
     chunk: int = typer.Option(256, "--chunk", help="mcnc: chunk size d (the model file gives the architecture; MCNC trains it from scratch)."),
     k: int = typer.Option(16, "--k", help="mcnc: manifold dimension k."),
     bound: float = typer.Option(20.0, "--L", help="mcnc: input bound L."),
+    theta0: str = typer.Option("seeded", "--theta0", help="mcnc: train around a seeded initialization (seeded) or around zero (zero)."),
     epochs: float = typer.Option(2.0, "--epochs", help="Retraining epochs of each technique that retrains (all but quant)."),
     lr: float = typer.Option(1e-4, "--lr", help="Retraining learning rate."),
     seed: int = typer.Option(0, "--seed", help="Shuffling seed of fine-tuning."),
@@ -128,6 +135,7 @@ def compress(
         teacher_tensors = mlp.from_bytes(read_input(teacher), teacher)[1] if teacher else None
         options = mlpzip.CompressOptions(mlpzip.parse_methods(method), bits, bias_bits, epochs, lr, seed, sparsity,
                                          prune_rounds, rank, teacher_tensors, kd_temperature, kd_weight, chunk, k, bound,
+                                         _theta0(theta0),
                                          on_epoch=lambda e, loss: _say(quiet, f"retraining epoch {e}: loss {loss:.4f}"))
         mlpzip.check_options(options)
         if as_json and output == "-":

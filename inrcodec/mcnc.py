@@ -58,6 +58,8 @@ class Manifold:
         return self.m * sum(o * i for o, i in self.layer_shapes())
 
 
+THETA0_START = 1 << 40  # SplitMix64 output index where a seeded theta0 starts (images and MLPs)
+
 # How a stream stores a Manifold (image method 3's section and .mlpz layout 2 both use these rows).
 MANIFOLD_FIELDS: list[Field] = [
     Field("seed", "I", "generator seed (SplitMix64)"),

@@ -76,6 +76,22 @@ def init_tensors(config: MLPConfig, seed: int) -> list:
     return out
 
 
+def seeded_init(config: MLPConfig, seed: int, start: int) -> list[np.ndarray]:
+    """PyTorch's default Linear initialization drawn from the format's SplitMix64 (bit-exact on
+    every machine): per layer the weight (row-major) then the bias, each uniform in
+    +-1/sqrt(in), from output ``start`` on. An MCNC manifold's theta0 (``.mlpz`` layout 3)."""
+    from .prng import uniform_float32
+
+    out, pos = [], start
+    for o, i in config.layer_shapes():
+        bound = 1.0 / math.sqrt(i)
+        for shape in ((o, i), (o,)):
+            n = math.prod(shape)
+            out.append(uniform_float32(seed, n, -bound, bound, start=pos).reshape(shape))
+            pos += n
+    return out
+
+
 def accuracy(tensors: list, images: np.ndarray, labels: np.ndarray, batch: int = 10000) -> float:
     """Test accuracy in percent of the MLP ``tensors`` (torch or numpy) on uint8 images."""
     import torch

@@ -6,7 +6,8 @@ every container shares (:func:`inrcodec.bitstream.pack_body`: a u16-length secti
 records, the constriction payload), then a CRC32. The section says the architecture and how
 the tensors are laid out: ``layout`` 0 is dense (each layer's weight (out, in) then bias),
 ``layout`` 1 adds per layer a rank (a weight stored as two factors) and pruning masks,
-``layout`` 2 puts every parameter on an MCNC manifold (only alpha and beta are coded).
+``layout`` 2 puts every parameter on an MCNC manifold (only alpha and beta are coded), and
+``layout`` 3 does so around a seeded initialization theta0.
 """
 from __future__ import annotations
 
@@ -40,9 +41,10 @@ SECTION: list[Field] = [
     Field("width", "H", "features per hidden layer W", 1),
     Field("steps", "B", "techniques applied, a bit each (STEPS)", 0, 63),
     Field("layout", "B", "0: dense weight and bias per layer; 1: LAYER_FIELDS per layer follow; "
-          "2: MCNC_FIELDS follow", choices=(0, 1, 2)),
+          "2: MCNC_FIELDS follow (theta0 zero); 3: MCNC_FIELDS follow (theta0 seeded)", choices=(0, 1, 2, 3)),
 ]
-# Layout 2: the parameters lie on an MCNC manifold (inrcodec/mcnc.py); theta0 is zero.
+# Layouts 2 and 3: the parameters lie on an MCNC manifold (inrcodec/mcnc.py) around theta0, zero
+# (2) or mlp.seeded_init from the manifold's seed at mcnc.THETA0_START (3).
 MCNC_FIELDS: list[Field] = MANIFOLD_FIELDS
 # Layout 1: one row per linear layer, first to last, after the section's fixed rows.
 LAYER_FIELDS: list[Field] = [
@@ -89,6 +91,7 @@ class Compressed:
     config: MLPConfig
     layers: list[Layer]
     manifold: Manifold | None
+    theta0: bool
     steps: list[str]
     tensors: list[TensorRecord]
     payload: bytes
@@ -96,17 +99,18 @@ class Compressed:
 
 
 def pack(config: MLPConfig, steps: list[str], tensors: list[TensorRecord], payload: bytes,
-         layers: list[Layer] | None = None, manifold: Manifold | None = None) -> bytes:
-    """Serialize a ``.mlpz`` (layout 0 when every layer is dense and unpruned, 2 on a manifold)."""
+         layers: list[Layer] | None = None, manifold: Manifold | None = None, theta0: bool = False) -> bytes:
+    """Serialize a ``.mlpz`` (layout 0 when every layer is dense and unpruned, 2 or 3 on a
+    manifold, 3 when ``theta0`` is the seeded initialization)."""
     layers = layers or [Layer()] * (config.depth + 1)
     head = pack_fields(HEADER_FIELDS, {"magic": MAGIC, "version": VERSION, "inputs": config.inputs,
                                        "classes": config.classes})
-    layout = 2 if manifold is not None else 0 if all(lay == Layer() for lay in layers) else 1
+    layout = (3 if theta0 else 2) if manifold is not None else 0 if all(lay == Layer() for lay in layers) else 1
     section = pack_fields(SECTION, {"depth": config.depth, "width": config.width,
                                     "steps": sum(STEPS[s] for s in set(steps)), "layout": layout})
     if layout == 1:
         section += b"".join(pack_fields(LAYER_FIELDS, {"rank": lay.rank, "masks": lay.masks}) for lay in layers)
-    if layout == 2:
+    if layout >= 2:
         section += pack_fields(MCNC_FIELDS, manifold_fields(manifold))
     return seal(head + pack_body(section, tensors, payload))
 
@@ -132,7 +136,7 @@ def unpack(data: bytes) -> Compressed:
                                      f"a {o}x{i} weight")
             layers.append(layer)
     manifold = None
-    if params["layout"] == 2:
+    if params["layout"] >= 2:
         row, tail = unpack_fields(MCNC_FIELDS, tail, ".mlpz manifold")
         manifold = manifold_from_fields(row)
     if tail:
@@ -151,7 +155,7 @@ def unpack(data: bytes) -> Compressed:
         if kind == "mask" and t.bits != 1:
             raise BitstreamError(f".mlpz tensor record {k} is a mask: it must be 1-bit, not {t.bits}")
     steps = [name for name, bit in STEPS.items() if params["steps"] & bit]
-    return Compressed(config, layers, manifold, steps, tensors, payload,
+    return Compressed(config, layers, manifold, params["layout"] == 3, steps, tensors, payload,
                       {"header": size_of(HEADER_FIELDS), **sizes, "crc": 4})
 
 
@@ -191,14 +195,19 @@ def _expand(c: Compressed, dec: Decoder) -> list[np.ndarray]:
     """The MLP's tensors from the manifold's alpha and beta (torch, float32)."""
     import torch
 
-    from .mcnc import expand, generator_tensors
+    from .mcnc import THETA0_START, expand, generator_tensors
+    from .mlp import seeded_init
 
     coded = [dequantize(dec.take(math.prod(shape), t.bits, t.model, t.scale_bf16), t.offset_bf16, t.step_bf16)
              .reshape(shape) for (_, shape), t in zip(items(c.config, c.layers, c.manifold), c.tensors)]
     weights = [torch.from_numpy(w) for w in generator_tensors(c.manifold)]
+    theta0 = None
+    if c.theta0:
+        theta0 = torch.from_numpy(np.concatenate([t.reshape(-1) for t in seeded_init(c.config, c.manifold.seed,
+                                                                                       THETA0_START)]))
     with torch.no_grad():
         flat = expand(c.manifold, weights, torch.from_numpy(coded[0]), torch.from_numpy(coded[1]),
-                      c.config.num_params()).numpy()
+                      c.config.num_params(), theta0).numpy()
     out, pos = [], 0
     for shape in c.config.tensor_shapes():
         out.append(flat[pos:pos + math.prod(shape)].reshape(shape).copy())
@@ -216,7 +225,8 @@ def describe(data: bytes) -> dict[str, Any]:
             "pruned": [bool(lay.masks) for lay in c.layers], "steps": c.steps,
             "manifold": None if c.manifold is None else {"chunk": c.manifold.d, "k": c.manifold.k,
                                                          "L": c.manifold.bound, "pairs": c.manifold.m,
-                                                         "seed": c.manifold.seed},
+                                                         "seed": c.manifold.seed,
+                                                         "theta0": "seeded" if c.theta0 else "zero"},
             "tensor_bits": [t.bits for t in c.tensors],
             "entropy_models": sorted({MODEL_NAMES[t.model] for t in c.tensors}), "bytes": len(data),
             "section_bytes": c.sizes, "bits_per_parameter": round(8 * len(data) / max(1, c.config.num_params()), 4)}

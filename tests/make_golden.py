@@ -87,8 +87,11 @@ def mlpz_goldens(only: list[str]) -> None:
         digest = params_digest(mlpz.decode(data)[1])
         (DATA / f"{name}.sha256").write_text(f"{digest}  {name}.mlpz (float32 LE parameters)\n")
         print(name, len(data), "bytes")
-    if not only or "golden_mlpz_mcnc" in only:
-        # layout 2: alpha and beta on a seeded manifold (untrained values; no MNIST needed)
+    for name, theta0 in (("golden_mlpz_mcnc", False), ("golden_mlpz_mcnc_theta0", True)):
+        if only and name not in only:
+            continue
+        # layout 2 (theta0 zero) and 3 (seeded theta0): alpha and beta on a seeded manifold
+        # (untrained values; no MNIST needed)
         from inrcodec.bitstream import TensorRecord
         from inrcodec.entropy import Encoder
         from inrcodec.mcnc import Manifold
@@ -102,12 +105,11 @@ def mlpz_goldens(only: list[str]) -> None:
             qt = quantize(values.astype(np.float32), bits)
             model, scale = enc.add(qt.q, bits)
             records.append(TensorRecord(bits, model, qt.offset_bf16, qt.step_bf16, scale))
-        data = mlpz.pack(config, ["mcnc"], records, enc.payload(), manifold=spec)
-        (DATA / "golden_mlpz_mcnc.mlpz").write_bytes(data)
+        data = mlpz.pack(config, ["mcnc"], records, enc.payload(), manifold=spec, theta0=theta0)
+        (DATA / f"{name}.mlpz").write_bytes(data)
         digest = params_digest(mlpz.decode(data)[1])
-        (DATA / "golden_mlpz_mcnc.sha256").write_text(f"{digest}  golden_mlpz_mcnc.mlpz (float32 LE parameters)\n")
-        print("golden_mlpz_mcnc", len(data), "bytes")
-
+        (DATA / f"{name}.sha256").write_text(f"{digest}  {name}.mlpz (float32 LE parameters)\n")
+        print(name, len(data), "bytes")
 
 if __name__ == "__main__":
     import sys

@@ -21,7 +21,7 @@ from fuzzing import damaged  # noqa: E402
 from make_golden import params_digest  # noqa: E402
 
 GOLDENS = ["golden_mlpz_quant4", "golden_mlpz_quant1", "golden_mlpz_pruned", "golden_mlpz_lowrank",
-           "golden_mlpz_mcnc"]
+           "golden_mlpz_mcnc", "golden_mlpz_mcnc_theta0"]
 
 
 def _file(config: MLPConfig = MLPConfig(1, 3, inputs=5, classes=2), bits: int = 4) -> tuple[bytes, list]:
@@ -50,7 +50,8 @@ def test_goldens_decode_to_the_same_parameters(name):
     d = mlpz.describe(data)
     assert d["tensor_bits"] == {"golden_mlpz_quant4": [4, 8, 4, 8], "golden_mlpz_quant1": [1, 8, 1, 8],
                                 "golden_mlpz_pruned": [1, 6, 8, 1, 6, 8],
-                                "golden_mlpz_lowrank": [6, 6, 8, 6, 6, 8], "golden_mlpz_mcnc": [8, 16]}[name]
+                                "golden_mlpz_lowrank": [6, 6, 8, 6, 6, 8], "golden_mlpz_mcnc": [8, 16],
+                                "golden_mlpz_mcnc_theta0": [8, 16]}[name]
     assert d["pruned"] == [name.endswith("pruned")] * 2 and d["ranks"] == [2 * name.endswith("lowrank")] * 2
 
 
@@ -113,7 +114,7 @@ def test_inconsistent_layer_rows_are_refused():
 def test_manifold_files_expand_to_the_mlp_and_a_huge_generator_is_refused():
     data = (DATA / "golden_mlpz_mcnc.mlpz").read_bytes()
     d = mlpz.describe(data)
-    assert d["manifold"] == {"chunk": 500, "k": 6, "L": 20.0, "pairs": 1, "seed": 9}
+    assert d["manifold"] == {"chunk": 500, "k": 6, "L": 20.0, "pairs": 1, "seed": 9, "theta0": "zero"}
     config, tensors = mlpz.decode(data)
     assert [t.shape for t in tensors] == config.tensor_shapes() and all(np.isfinite(t).all() for t in tensors)
     from inrcodec.mcnc import Manifold
@@ -122,3 +123,15 @@ def test_manifold_files_expand_to_the_mlp_and_a_huge_generator_is_refused():
     huge = Manifold(seed=1, d=1 << 24, k=4, hidden=4096, layers=8)
     with pytest.raises(LimitError):
         mlpz.unpack(mlpz.pack(MLPConfig(1, 8), ["mcnc"], [rec, rec], b"", manifold=huge))
+
+
+def test_layout_3_is_layout_2_plus_the_seeded_initialization():
+    from inrcodec.mcnc import THETA0_START
+    from inrcodec.mlp import seeded_init
+
+    config, zero = mlpz.decode((DATA / "golden_mlpz_mcnc.mlpz").read_bytes())
+    _, seeded = mlpz.decode((DATA / "golden_mlpz_mcnc_theta0.mlpz").read_bytes())
+    init = seeded_init(config, 9, THETA0_START)
+    for z, s, t, (o, i) in zip(zero, seeded, init, [s for s in config.layer_shapes() for _ in (0, 1)]):
+        assert np.array_equal(s, z + t) and np.abs(t).max() <= 1 / np.sqrt(i)
+    assert mlpz.describe((DATA / "golden_mlpz_mcnc_theta0.mlpz").read_bytes())["manifold"]["theta0"] == "seeded"

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..bitstream import BitstreamError, Field, Stream, unpack_fields
 from ..errors import OptionError
-from ..mcnc import MANIFOLD_FIELDS, Manifold, manifold_from_fields
+from ..mcnc import MANIFOLD_FIELDS, THETA0_START, Manifold, manifold_from_fields
 from ..siren import SirenConfig
 from . import METHOD_IDS, EncodeOptions, Fitted
 
@@ -32,7 +32,6 @@ SECTION: list[Field] = [
     *MANIFOLD_FIELDS,
     Field("theta0", "B", "0: zero; 1: SIREN initialization from the seed", choices=(0, 1)),
 ]
-THETA0_START = 1 << 40  # SplitMix64 output index where a seeded theta0 starts
 
 
 def read_section(stream: Stream) -> dict[str, Any]:
