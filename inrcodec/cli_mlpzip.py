@@ -117,8 +117,8 @@ def compress(
     k: int = typer.Option(16, "--k", help="mcnc: manifold dimension k."),
     bound: float = typer.Option(20.0, "--L", help="mcnc: input bound L."),
     theta0: str = typer.Option("seeded", "--theta0", help="mcnc: train around a seeded initialization (seeded) or around zero (zero)."),
-    epochs: float = typer.Option(2.0, "--epochs", help="Retraining epochs of each technique that retrains (all but quant)."),
-    lr: float = typer.Option(1e-4, "--lr", help="Retraining learning rate."),
+    epochs: Optional[float] = typer.Option(None, "--epochs", help="Epochs of each technique that retrains (all but quant; default 2, mcnc 10)."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate of (re)training (default 1e-4, mcnc 0.1)."),
     seed: int = typer.Option(0, "--seed", help="Shuffling seed of fine-tuning."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help=_DATA_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
@@ -133,7 +133,10 @@ def compress(
         from .images import check_output, read_input, write_output
 
         teacher_tensors = mlp.from_bytes(read_input(teacher), teacher)[1] if teacher else None
-        options = mlpzip.CompressOptions(mlpzip.parse_methods(method), bits, bias_bits, epochs, lr, seed, sparsity,
+        methods = mlpzip.parse_methods(method)
+        default_epochs, default_lr = mlpzip.default_schedule(methods)
+        epochs_, lr_ = default_epochs if epochs is None else epochs, default_lr if lr is None else lr
+        options = mlpzip.CompressOptions(methods, bits, bias_bits, epochs_, lr_, seed, sparsity,
                                          prune_rounds, rank, teacher_tensors, kd_temperature, kd_weight, chunk, k, bound,
                                          _theta0(theta0),
                                          on_epoch=lambda e, loss: _say(quiet, f"retraining epoch {e}: loss {loss:.4f}"))

@@ -13,8 +13,8 @@ Without ``quant`` or ``qat`` the values are stored at 16 bits (lossless for accu
 ``.mlpz`` is entropy coded with the codec's coder, and the accuracy reported is always that of
 the decoded file.
 
-``mcnc`` trains the architecture from scratch on an MCNC manifold (:mod:`inrcodec.mcnc`, the
-image codec's): only alpha and beta are trained and stored (alpha at ``bits``, 8 by default,
+``mcnc`` trains the architecture from scratch on an MCNC manifold (:mod:`inrcodec.mlpzip_mcnc`,
+with the image codec's :mod:`inrcodec.mcnc`): only alpha and beta are trained and stored (alpha at ``bits``, 8 by default,
 beta at 16); it composes with ``distill`` (the loss) and ``quant`` (alpha's depth), not with
 the techniques that edit weights.
 """
@@ -84,6 +84,13 @@ def parse_methods(text: str) -> list[str]:
         raise OptionError(f"--method {', '.join(missing)}: not implemented yet (this version has "
                           f"{', '.join(sorted(IMPLEMENTED))})")
     return sorted(names, key=ORDER.index)
+
+
+def default_schedule(methods: list[str]) -> tuple[float, float]:
+    """(epochs, learning rate) when the user gives none: fine-tuning a trained model takes 2
+    epochs at 1e-4; ``mcnc`` trains from scratch, 10 epochs at 0.1 (0.001 reached 31% where 0.1
+    reached 71% on 2x32, d=256, k=8, 3 epochs: bench/results/mnist/README.md)."""
+    return (10.0, 0.1) if "mcnc" in methods else (2.0, 1e-4)
 
 
 def check_options(options: CompressOptions) -> None:
@@ -227,49 +234,6 @@ def distill(net: Net, options: CompressOptions, data) -> float:
     return _retrain(net, options, data, distillation_loss(options))
 
 
-def manifold_fit(config: MLPConfig, options: CompressOptions, data):
-    """Train an MLP of ``config`` from scratch on an MCNC manifold around theta0 (zero, or with
-    ``options.theta0`` mlp.seeded_init): returns the manifold and the trained alpha (chunks, 1,
-    k) and beta (chunks, 1), numpy float32."""
-    import torch
-
-    from .mcnc import THETA0_START, Manifold, expand, generator_tensors
-    from .mlp import init_tensors, seeded_init
-    from .quantize import from_bf16_bits, to_bf16_bits
-
-    if data is None:
-        raise OptionError("mcnc trains: it needs the training data")
-    spec = Manifold(options.seed, options.chunk, options.k, float(from_bf16_bits(to_bf16_bits(options.bound))))
-    weights = [torch.from_numpy(w) for w in generator_tensors(spec)]
-    n, p = spec.chunks(config.num_params()), config.num_params()
-    gen = torch.Generator().manual_seed(options.seed)
-    alpha = (torch.rand(n, 1, options.k, generator=gen) * 2 - 1) * spec.bound
-    # beta = scale * b with b trained from 1: the scale is the chunk norm of PyTorch's default init
-    init = torch.cat([t.reshape(-1) for t in init_tensors(config, options.seed)])
-    init = torch.nn.functional.pad(init, (0, n * spec.d - p)).reshape(n, spec.d)
-    scale = init.norm(dim=1, keepdim=True)
-    b = torch.ones(n, 1)
-    theta0 = None
-    if options.theta0:
-        theta0 = torch.from_numpy(np.concatenate([t.reshape(-1) for t in seeded_init(config, spec.seed, THETA0_START)]))
-        b = b * 0.1  # delta starts at a tenth of the init's scale (76% vs 69% at 1, 3 epochs of 2x32)
-    shapes = config.tensor_shapes()
-
-    def network(ts):
-        flat = expand(spec, weights, ts[0], ts[1] * scale, p, theta0)
-        out, pos = [], 0
-        for shape in shapes:
-            size = math.prod(shape)
-            out.append(flat[pos:pos + size].reshape(shape))
-            pos += size
-        return out
-
-    loss_fn = distillation_loss(options) if "distill" in options.methods else None
-    train([alpha, b], *data, options.epochs, options.seed, options.lr, transform=network,
-          on_epoch=options.on_epoch, loss_fn=loss_fn)
-    return spec, alpha.numpy().astype(np.float32), (b * scale).numpy().astype(np.float32)
-
-
 def prune(net: Net, options: CompressOptions, data) -> float:
     """Iterative magnitude pruning: each round zeroes the smallest weights of every layer up to
     sparsity 1 - (1 - s)^(round / rounds), then retrains with the masks fixed."""
@@ -317,7 +281,9 @@ def compress(config: MLPConfig, tensors: list, options: CompressOptions,
 
     methods = options.methods
     if "mcnc" in methods:
-        return _compress_manifold(config, options, train_data)
+        from .mlpzip_mcnc import compress_manifold
+
+        return compress_manifold(config, options, train_data)
     net = Net(tensors)
     epochs = 0.0
     for step, fn in (("distill", distill), ("prune", prune), ("lowrank", lowrank)):
@@ -361,23 +327,3 @@ def compress(config: MLPConfig, tensors: list, options: CompressOptions,
     _, decoded = mlpz.decode(data)
     return CompressResult(data, decoded, epochs, {"methods": methods, "tensor_bits": [r.bits for r in records],
                                                   "parameters": config.num_params(), "bytes": len(data)})
-
-
-def _compress_manifold(config: MLPConfig, options: CompressOptions, data) -> CompressResult:
-    """The ``mcnc`` pipeline: train on the manifold, code alpha (``bits``, default 8) and beta (16)."""
-    from . import mlpz
-    from .bitstream import TensorRecord
-    from .entropy import Encoder
-    from .quantize import quantize
-
-    spec, alpha, beta = manifold_fit(config, options, data)
-    enc, records = Encoder(), []
-    for values, bits in ((alpha, options.bits if "quant" in options.methods else 8), (beta, 16)):
-        qt = quantize(values, bits)
-        model, scale = enc.add(qt.q, bits)
-        records.append(TensorRecord(bits, model, qt.offset_bf16, qt.step_bf16, scale))
-    data = mlpz.pack(config, options.methods, records, enc.payload(), manifold=spec, theta0=options.theta0)
-    _, decoded = mlpz.decode(data)
-    return CompressResult(data, decoded, options.epochs, {"methods": options.methods,
-                                                          "tensor_bits": [r.bits for r in records],
-                                                          "parameters": config.num_params(), "bytes": len(data)})

@@ -91,12 +91,13 @@ def test_mutated_files_decode_or_are_refused(name, data):
 def test_decoding_imports_no_training_code_and_no_torch():  # (torch only to expand a manifold)
     import subprocess
 
-    code = ("import sys; from pathlib import Path; from inrcodec import mlpz; "
-            f"[mlpz.decode(Path(p).read_bytes()) for p in {[str(DATA / f'{n}.mlpz') for n in GOLDENS[:4]]!r}]; "
-            "bad = [m for m in sys.modules if m in ('inrcodec.mlpzip', 'inrcodec.train', 'inrcodec.softquant', "
-            "'torch')]; print(','.join(bad))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    training = "'inrcodec.mlpzip', 'inrcodec.mlpzip_mcnc', 'inrcodec.train', 'inrcodec.softquant'"
+    for names, forbidden in ((GOLDENS[:4], training + ", 'torch'"), (GOLDENS[4:], training)):
+        code = ("import sys; from pathlib import Path; from inrcodec import mlpz; "
+                f"[mlpz.decode(Path(p).read_bytes()) for p in {[str(DATA / f'{n}.mlpz') for n in names]!r}]; "
+                f"bad = [m for m in sys.modules if m in ({forbidden})]; print(','.join(bad))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == ""
     src = Path(mlpz.__file__).read_text()
     assert "pickle" not in src and "torch.load" not in src and "np.load" not in src
 
