@@ -15,10 +15,12 @@
              issue's small-file targets
   combos     the seed combination study: every subset of distill, prune, low rank and
              quantization applied to one model (--base DxW), the best baseline as teacher
+  all        every part above in order, then the report (the whole study, resumable: points
+             already in the records are skipped; about 1 h on 2 cores from nothing)
   report     tables and plots in bench/results/mnist/, and pareto.json (the front of test
              accuracy against real .mlpz bytes over every point measured)
 
-Usage: python bench/mlpzip_study.py baselines|quant|mcnc|distill|small|combos|targets|report [--data-dir DIR] [--seeds 0,1,2]
+Usage: python bench/mlpzip_study.py all|baselines|quant|mcnc|distill|small|combos|targets|report [--data-dir DIR] [--seeds 0,1,2]
            [--epochs 10] [--base 2x64] [--models bench-cache/mnist-models] [--out bench/results/mnist]
 Every point is measured on the decoded .mlpz (accuracy on the 10k MNIST test images, bytes of
 the real file); the records carry the command, the machine and the date.
@@ -253,7 +255,8 @@ def combos(args, data) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("part", choices=["baselines", "quant", "mcnc", "distill", "small", "combos", "targets", "report"])
+    ap.add_argument("part", choices=["all", "baselines", "quant", "mcnc", "distill", "small", "combos", "targets",
+                                     "report"])
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=float, default=10)
@@ -276,5 +279,11 @@ if __name__ == "__main__":
 
         torch.set_num_threads(os.cpu_count() or 1)
         d = (mnist("train", a.data_dir), mnist("test", a.data_dir))
-        {"baselines": baselines, "quant": quant, "mcnc": mcnc, "distill": distill, "small": small,
-         "combos": combos, "targets": targets}[a.part](a, d)
+        parts = {"baselines": baselines, "quant": quant, "mcnc": mcnc, "distill": distill, "small": small,
+                 "combos": combos, "targets": targets}
+        for name in parts if a.part == "all" else [a.part]:  # all: every part in order (cached points skipped)
+            parts[name](a, d)
+        if a.part == "all":
+            from mlpzip_report import report
+
+            report(OUT)
