@@ -57,7 +57,7 @@ def encode(
     first_layer_bits: Optional[int] = typer.Option(None, "--first-layer-bits", help="qat: depth of the first layer (default 14)."),
     chunk: Optional[int] = typer.Option(None, "--chunk", help="mcnc: chunk size d (default: rate control)."),
     k: Optional[int] = typer.Option(None, "--k", help="mcnc: manifold dimension k (default 8)."),
-    bound: Optional[float] = typer.Option(None, "--L", help="mcnc: input bound L (default 20)."),
+    bound: Optional[float] = typer.Option(None, "--L", help="mcnc: input bound L (default 0.3)."),
     effort: str = typer.Option("normal", "--effort", "-e", help="fast (~1 min), normal (~5 min) or best (~20 min) on 2 cores."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Exact number of training steps (overrides --effort; --json reports the count a timed run used)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop training after this many seconds."),

@@ -26,7 +26,7 @@ def test_encode_decode_gives_the_psnr_the_encoder_reports(small_image):
     assert d["parameters"] > 3 * d["coded_numbers"]  # the network is larger than what is coded
 
 
-@pytest.mark.parametrize("options", [{"bits": 1}, {"k": 0}, {"chunk": 0}, {"bound": -1.0}, {"colour": 1}])
+@pytest.mark.parametrize("options", [{"bits": 1}, {"k": 0}, {"chunk": 0}, {"bound": -1.0}, {"depth": 0}, {"colour": 1}])
 def test_bad_options(options):
     with pytest.raises(OptionError):
         mcnc.check_options(EncodeOptions(method="mcnc", method_options=options))
@@ -58,3 +58,15 @@ def test_theta_is_the_seeded_init_plus_the_manifold():
     init = np.concatenate([t.reshape(-1) for t in seeded_init(SirenConfig(1, 4).layer_shapes(), 5, 30.0,
                                                                mcnc.THETA0_START)])
     assert np.array_equal(zero.numpy(), init)
+
+
+def test_plan_fills_the_budget_with_a_siren_of_the_asked_depth():
+    import math
+
+    from inrcodec.methods.mcnc_encode import plan
+
+    for depth in (3, 5):
+        cfg, d = plan(0.3, 512, 768, 3, 8, 8, 1, 4.0, None, depth)
+        chunks = math.ceil(cfg.num_params() / d)
+        assert cfg.hidden_layers == depth
+        assert 0.9 * 0.3 * 512 * 768 < chunks * (8 * 8 + 16) <= 0.3 * 512 * 768  # alpha at 8 bits, beta at 16

@@ -156,6 +156,8 @@ def check_options(options: EncodeOptions) -> None:
         raise OptionError(f"--k must be in 1..4096, got {opts['k']}")
     if opts.get("chunk") is not None and not 1 <= opts["chunk"] <= 1 << 24:
         raise OptionError(f"--chunk must be in 1..2^24, got {opts['chunk']}")
+    if opts.get("depth") is not None and not 1 <= opts["depth"] <= 64:
+        raise OptionError(f"mcnc's SIREN depth must be in 1..64, got {opts['depth']}")
     if opts.get("bound") is not None and not (0 < opts["bound"] < 1e4):
         raise OptionError(f"--L must be positive, got {opts['bound']}")
     if opts.get("arch") is None and options.bpp is None:
