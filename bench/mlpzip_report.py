@@ -70,10 +70,10 @@ def _baselines(plt, out: Path, base: list[dict], manifold: list[dict]) -> list[s
 
 
 def _knobs(knobs: list[dict]) -> list[str]:
-    lines = ["MCNC's learning rate and theta0 (2x32, d=512, k=16, 10 epochs; `mcnc-knobs.jsonl`):", "",
-             "| Adam lr | theta0 | bytes | accuracy |", "|---|---|---|---|"]
-    lines += [f"| {r['lr']:g} | {'seeded' if r['theta0'] else 'zero'} | {r['bytes']} | {r['accuracy']:.2f} |"
-              for r in sorted(knobs, key=lambda r: (not r["theta0"], r["lr"]))]
+    lines = ["MCNC's learning rate, theta0 and input bound L (2x32, d=512, k=16, 10 epochs; `mcnc-knobs.jsonl`):",
+             "", "| Adam lr | theta0 | L | bytes | accuracy |", "|---|---|---|---|---|"]
+    lines += [f"| {r['lr']:g} | {'seeded' if r['theta0'] else 'zero'} | {r.get('bound', 20.0):g} | {r['bytes']} | "
+              f"{r['accuracy']:.2f} |" for r in sorted(knobs, key=lambda r: (not r["theta0"], r["lr"], -r.get("bound", 20)))]
     return lines + [""]
 
 

@@ -163,6 +163,9 @@ def mcnc(args, data) -> None:
         options.lr = lr
         _compressed_point("mcnc-knobs", {"model": "2x32", "chunk": 512, "k": 16, "lr": lr, "theta0": theta0},
                           config, None, options, data)
+    for bound in (0.3, 1.0):  # the rows above ran at L = 20
+        _compressed_point("mcnc-knobs", {"model": "2x32", "chunk": 512, "k": 16, "lr": MCNC_LR, "theta0": True,
+                                         "bound": bound}, config, None, _mcnc_options(512, 16, bound=bound), data)
 
 
 def distill(args, data) -> None:
