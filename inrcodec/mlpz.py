@@ -191,20 +191,24 @@ def decode(data: bytes) -> tuple[MLPConfig, list[np.ndarray]]:
     return c.config, tensors
 
 
+def seeded_theta0(config: MLPConfig, manifold: Manifold) -> np.ndarray:
+    """Layout 3's theta0: mlp.seeded_init from the manifold's seed at mcnc.THETA0_START, flat (float32)."""
+    from .mcnc import THETA0_START
+    from .mlp import seeded_init
+
+    return np.concatenate([t.reshape(-1) for t in seeded_init(config, manifold.seed, THETA0_START)])
+
+
 def _expand(c: Compressed, dec: Decoder) -> list[np.ndarray]:
     """The MLP's tensors from the manifold's alpha and beta (torch, float32)."""
     import torch
 
-    from .mcnc import THETA0_START, expand, generator_tensors
-    from .mlp import seeded_init
+    from .mcnc import expand, generator_tensors
 
     coded = [dequantize(dec.take(math.prod(shape), t.bits, t.model, t.scale_bf16), t.offset_bf16, t.step_bf16)
              .reshape(shape) for (_, shape), t in zip(items(c.config, c.layers, c.manifold), c.tensors)]
     weights = [torch.from_numpy(w) for w in generator_tensors(c.manifold)]
-    theta0 = None
-    if c.theta0:
-        theta0 = torch.from_numpy(np.concatenate([t.reshape(-1) for t in seeded_init(c.config, c.manifold.seed,
-                                                                                       THETA0_START)]))
+    theta0 = torch.from_numpy(seeded_theta0(c.config, c.manifold)) if c.theta0 else None
     with torch.no_grad():
         flat = expand(c.manifold, weights, torch.from_numpy(coded[0]), torch.from_numpy(coded[1]),
                       c.config.num_params(), theta0).numpy()
