@@ -49,7 +49,7 @@ def encode(
     inputs: List[str] = typer.Argument(..., metavar="IMAGE...", help="Images to encode (PNG or anything Pillow reads); - for stdin."),
     output: Optional[str] = typer.Option(None, "-o", "--output", help="Output .inr, a folder for several inputs (ends in /), or - for stdout (default: beside each input, .inr)."),
     bpp: Optional[float] = typer.Option(None, "-b", "--bpp", help="Whole-file budget in bits per pixel (default 0.3)."),
-    method: str = typer.Option("coin", "--method", help="Coding method: coin, qat or mcnc (inrcodec bench --methods lists them)."),
+    method: str = typer.Option("coin", "--method", help="Coding method: coin, qat, mcnc or grid (inrcodec bench --methods lists them)."),
     arch: Optional[str] = typer.Option(None, "--arch", help="coin: fixed architecture LAYERSxWIDTH, e.g. 10x28 (COIN's 0.3 bpp)."),
     bits: Optional[int] = typer.Option(None, "--bits", help="Weight bit depth (coin 2..16, default 8, the first layer keeps 14 unless --uniform-bits; qat 1..16, default 8)."),
     uniform_bits: bool = typer.Option(False, "--uniform-bits", help="coin: every tensor at the same depth, as in COIN."),
@@ -58,7 +58,8 @@ def encode(
     chunk: Optional[int] = typer.Option(None, "--chunk", help="mcnc: chunk size d (default: rate control)."),
     k: Optional[int] = typer.Option(None, "--k", help="mcnc: manifold dimension k (default 8)."),
     bound: Optional[float] = typer.Option(None, "--L", help="mcnc: input bound L (default 0.3)."),
-    effort: str = typer.Option("normal", "--effort", "-e", help="fast (~1 min), normal (~5 min) or best (~20 min) on 2 cores."),
+    lam: Optional[float] = typer.Option(None, "--lambda", help="grid: fixed rate-distortion lambda instead of a bpp budget."),
+    effort: str = typer.Option("normal", "--effort", "-e", help="fast (~1 min), normal (~5 min; grid ~3) or best (~20 min; grid ~10) on 2 cores."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Exact number of training steps (overrides --effort; --json reports the count a timed run used)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop training after this many seconds."),
     seed: int = typer.Option(0, "--seed", help="Random seed 0..2^32-1 (initialization and pixel sampling)."),
@@ -87,12 +88,12 @@ def encode(
             method_options["quantize_biases"] = quantize_biases
         if first_layer_bits is not None:
             method_options["first_layer_bits"] = first_layer_bits
-        for key, value in (("chunk", chunk), ("k", k), ("bound", bound)):
+        for key, value in (("chunk", chunk), ("k", k), ("bound", bound), ("lam", lam)):
             if value is not None:
                 method_options[key] = value
         if arch is not None and bits is not None and bpp is not None:
             raise OptionError("give --bpp, or --arch with --bits, not all three")
-        budget = bpp if bpp is not None else (None if arch is not None else 0.3)
+        budget = bpp if bpp is not None else (None if arch is not None or lam is not None else 0.3)
         opts = EncodeOptions(bpp=budget, method=method, method_options=method_options, effort=effort, steps=steps,
                              time_limit=time_limit, seed=seed, device=device, max_pixels=max_pixels)
         check_options(opts)

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import methods
 from .bitstream import MODEL_NAMES, BitstreamError, DecodeLimits, LimitError, Stream, bf16_value, unpack
-from .entropy import decode_tensors
+from .entropy import Decoder
 from .quantize import dequantize
 
 
@@ -80,12 +80,14 @@ def decode_work(o: Opened) -> int:
 
 
 def decode_parameters(data: bytes, limits: DecodeLimits = DecodeLimits()) -> tuple[Opened, list[np.ndarray]]:
-    """Parse a stream and return it with its dequantized float32 tensors, shaped as the method says."""
+    """Parse a stream and return it with its dequantized float32 tensors, shaped as the method says,
+    followed by what the method's ``decode_symbols`` reads after them, if it has one."""
     o = open_stream(data, limits)
-    sizes = [math.prod(s) for s in o.shapes]
-    models = [(t.model, t.scale_bf16) for t in o.stream.tensors]
-    qs = decode_tensors(o.stream.payload, sizes, [t.bits for t in o.stream.tensors], models)
-    tensors = [dequantize(q, t.offset_bf16, t.step_bf16).reshape(s) for q, t, s in zip(qs, o.stream.tensors, o.shapes)]
+    dec = Decoder(o.stream.payload)
+    tensors = [dequantize(dec.take(math.prod(s), t.bits, t.model, t.scale_bf16), t.offset_bf16, t.step_bf16).reshape(s)
+               for t, s in zip(o.stream.tensors, o.shapes)]
+    if hasattr(o.method, "decode_symbols"):  # methods that code more after their tensors (latent grids)
+        tensors += o.method.decode_symbols(o.stream, o.params, tensors, dec)
     return o, tensors
 
 

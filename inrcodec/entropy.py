@@ -17,6 +17,7 @@ from .bitstream import MODEL_IDS, BitstreamError
 from .quantize import from_bf16_bits, max_level, to_bf16_bits
 
 _MIN_SCALE = 0.05  # in quantizer steps; keeps the models well defined for constant tensors
+_CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
 _BINARY = (MODEL_IDS["laplace"], 0x3F80)  # a 1-bit record with equal probabilities: Laplace, scale 1.0 (unused)
 
 
@@ -88,6 +89,13 @@ class Encoder:
             self._enc.encode(_symbols(q, bits), _model(model_id, scale_bits, bits))
         return model_id, scale_bits
 
+    def add_categorical(self, symbols: np.ndarray, frequencies: np.ndarray) -> None:
+        """Code ``symbols[i]`` in 0..K-1 with row i of an (n, K) table of exact integer frequencies
+        (float64; constriction's ``Categorical(perfect=False)``, deterministic for exact inputs)."""
+        if len(symbols):
+            self._enc.encode(np.ascontiguousarray(symbols, dtype=np.int32), _CATEGORICAL,
+                             np.ascontiguousarray(frequencies, dtype=np.float64))
+
     def payload(self) -> bytes:
         """The coded words, little-endian u32."""
         return self._enc.get_compressed().astype("<u4").tobytes()
@@ -112,6 +120,16 @@ class Decoder:
         except Exception as exc:  # constriction signals corrupt data with assorted exceptions
             raise BitstreamError(f"entropy decoding failed: {exc}") from exc
         return 2 * symbols - 1 if bits == 1 else symbols
+
+    def take_categorical(self, frequencies: np.ndarray) -> np.ndarray:
+        """The next ``len(frequencies)`` symbols (int64), coded by :meth:`Encoder.add_categorical`."""
+        if not len(frequencies):
+            return np.zeros(0, np.int64)
+        try:
+            return np.asarray(self._dec.decode(_CATEGORICAL, np.ascontiguousarray(frequencies, dtype=np.float64)),
+                              dtype=np.int64)
+        except Exception as exc:  # constriction signals corrupt data with assorted exceptions
+            raise BitstreamError(f"entropy decoding failed: {exc}") from exc
 
 
 def encode_tensors(qs: list[np.ndarray], bits: list[int]) -> tuple[list[tuple[int, int]], bytes]:

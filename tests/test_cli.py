@@ -63,6 +63,17 @@ def test_encode_decode_info_round_trip(capsys, png, tmp_path):
     assert png.read_bytes() != decoded.read_bytes()
 
 
+def test_grid_method_with_a_fixed_lambda_round_trips(capsys, png, tmp_path):
+    rc, out, err = cli(capsys, "encode", png, "--method", "grid", "--lambda", "0.003", "--steps", "30", "--json")
+    assert rc == 0, err
+    summary = json.loads(out)
+    assert summary["method"] == "grid" and summary["lambda"] == 0.003
+    rc, out, _ = cli(capsys, "info", tmp_path / "img.inr", "--json")
+    assert rc == 0 and json.loads(out)["grids"][0] == [40, 56]
+    rc, _, err = cli(capsys, "decode", tmp_path / "img.inr")
+    assert rc == 0, err
+
+
 def test_several_inputs_into_a_folder_with_json_lines_and_a_summary(capsys, tmp_path, small_image):
     for name in ("a", "b"):
         Image.fromarray(small_image[:, ::-1] if name == "b" else small_image).save(tmp_path / f"{name}.png")

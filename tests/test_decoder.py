@@ -24,7 +24,7 @@ from make_golden import params_digest  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 GOLDENS = ["golden_v1_coin", "golden_v2_coin_rgb", "golden_v2_coin_grey", "golden_v2_qat", "golden_v2_qat1",
-           "golden_v2_mcnc"]
+           "golden_v2_mcnc", "golden_v2_grid"]
 
 
 @pytest.mark.parametrize("name", GOLDENS)
@@ -39,7 +39,8 @@ def test_golden_streams_decode_to_the_same_parameters_and_image(name):
 
 
 def test_goldens_pin_what_they_claim():
-    v1, rgb, grey, q, q1, mc = (describe((DATA / f"{n}.inr").read_bytes()) for n in GOLDENS)
+    v1, rgb, grey, q, q1, mc, grid = (describe((DATA / f"{n}.inr").read_bytes()) for n in GOLDENS)
+    assert grid["method"] == "grid" and grid["grids"] == [[16, 24], [8, 12], [4, 6]]
     assert mc["method"] == "mcnc" and (mc["chunk"], mc["k"], mc["theta0"]) == (18, 4, "seeded")
     assert q["method"] == "qat" and q["tensor_bits"][2:] == [4] * 4
     assert q1["method"] == "qat" and q1["tensor_bits"] == [14, 14] + [1] * 4
@@ -107,7 +108,7 @@ def test_decoding_imports_no_training_code():
     code = ("import sys; from pathlib import Path; from inrcodec.decoder import decode; "
             f"[decode(Path(p).read_bytes()) for p in {[str(DATA / f'{n}.inr') for n in GOLDENS]!r}]; "
             "bad = [m for m in sys.modules if m in ('inrcodec.train', 'inrcodec.encoder', 'inrcodec.ratecontrol', "
-            "'inrcodec.progress', 'inrcodec.benchmark', 'inrcodec.softquant', 'inrcodec.methods.mcnc_encode')]; print(','.join(bad))")
+            "'inrcodec.progress', 'inrcodec.benchmark', 'inrcodec.softquant', 'inrcodec.methods.mcnc_encode', 'inrcodec.methods.grid_encode')]; print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 
@@ -115,6 +116,7 @@ def test_decoding_imports_no_training_code():
 def test_decoder_path_never_unpickles():
     root = Path(__file__).resolve().parent.parent / "inrcodec"
     for name in ("bitstream.py", "entropy.py", "quantize.py", "siren.py", "decoder.py", "prng.py",
-                 "methods/__init__.py", "methods/coin.py", "methods/qat.py", "methods/mcnc.py", "mcnc.py"):
+                 "methods/__init__.py", "methods/coin.py", "methods/qat.py", "methods/mcnc.py", "mcnc.py",
+                 "methods/grid.py", "latents.py"):
         src = (root / name).read_text()
         assert "pickle" not in src and "torch.load" not in src and "np.load" not in src, name

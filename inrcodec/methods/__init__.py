@@ -24,7 +24,7 @@ from ..bitstream import BitstreamError, Field, Stream
 METHOD_IDS: dict[str, int] = {"coin": 1, "qat": 2, "mcnc": 3, "coinpp": 4, "grid": 5}
 METHOD_NAMES: dict[int, str] = {v: k for k, v in METHOD_IDS.items()}
 _MODULES: dict[str, str] = {"coin": "inrcodec.methods.coin", "qat": "inrcodec.methods.qat",
-                            "mcnc": "inrcodec.methods.mcnc"}  # the methods this version implements
+                            "mcnc": "inrcodec.methods.mcnc", "grid": "inrcodec.methods.grid"}  # the methods this version implements
 
 
 @dataclass
@@ -129,6 +129,9 @@ class Method(Protocol):
     # Optional, for methods that expand their coded tensors (MCNC): ``decoded_parameters(params,
     # channels)`` (values materialized, bounded by max_parameters) and ``fixed_work(params,
     # channels)`` (multiply-adds that do not grow with the image, counted against max_work).
+    # For methods that code symbols of their own after the tensors in the same payload (latent
+    # grids): ``decode_symbols(stream, params, tensors, decoder)`` returns arrays that
+    # ``reconstruct`` receives after the tensors.
 
 
 def available() -> list[str]:

@@ -1,0 +1,194 @@
+"""Latent grids (in the line of Cool-chic): integer latent grids at several resolutions, a tiny
+synthesis network, and an autoregressive entropy model of the latents.
+
+Decode side (module level, no training code): the section gives the grids and the networks'
+sizes; the tensor records hold the synthesis weights (post-training quantized) and the ARM's
+integer weights (offset 0, step 2^-arm_shift); after them in the same payload come the
+latents, coded by :mod:`inrcodec.latents`. Decoding upsamples every grid to the image size,
+concatenates them per pixel, runs the 1x1 synthesis layers (ReLU between) and then the 3x3
+residual convolutions.
+Encode side (:func:`encode`, in :mod:`inrcodec.methods.grid_encode`): fit latents and networks
+with rate in the loss, lambda chosen for the budget.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..bitstream import BitstreamError, Field, Stream, pack_fields, unpack_fields
+from ..latents import NEIGHBOURS, decode_latents, grid_shapes
+from ..quantize import from_bf16_bits, weight_bits
+from . import METHOD_IDS, EncodeOptions, Fitted
+
+ID = METHOD_IDS["grid"]
+NAME = "grid"
+SUMMARY = "latent grids + tiny synthesis network, latents coded by an integer autoregressive model"
+VARIANTS = "grid (rate control by lambda)"
+UPSAMPLING = {0: "bilinear", 1: "bicubic"}
+SECTION: list[Field] = [
+    Field("levels", "B", "number of one-channel latent grids", 1, 8),
+    Field("first_level", "B", "the finest grid is 1/2^first_level of the image per side", 0, 4),
+    Field("upsampling", "B", "0 bilinear, 1 bicubic (align_corners false) to the image size",
+          choices=tuple(UPSAMPLING)),
+    Field("syn_layers", "B", "hidden 1x1 synthesis layers (ReLU after each)", 0, 4),
+    Field("syn_width", "B", "channels of the hidden synthesis layers", 1, 64),
+    Field("res_convs", "B", "3x3 residual convolutions after the 1x1 layers (ReLU before each but the first)",
+          0, 4),
+    Field("context", "B", "causal neighbours the ARM sees (latents.NEIGHBOURS)", 1, len(NEIGHBOURS)),
+    Field("arm_width", "B", "hidden width of the ARM's two hidden layers", 1, 32),
+    Field("arm_shift", "B", "fixed-point bits of the ARM's weights and outputs", 4, 16),
+]
+
+
+def read_section(stream: Stream) -> dict[str, Any]:
+    """Grid and network sizes from the method section (validated from ``SECTION``)."""
+    params, tail = unpack_fields(SECTION, stream.section, "grid method section")
+    if tail:
+        raise BitstreamError(f"grid method section has {len(tail)} unexpected bytes")
+    params["latents"] = sum(h * w for h, w in grid_shapes(stream.height, stream.width, params["levels"],
+                                                           params["first_level"]))
+    return params
+
+
+def pack_section(params: dict[str, Any]) -> bytes:
+    """The method section for ``params`` (the fields of ``SECTION``; other keys are ignored)."""
+    return pack_fields(SECTION, {f.name: params[f.name] for f in SECTION})
+
+
+def synthesis_shapes(params: dict[str, Any], channels: int) -> list[tuple[int, ...]]:
+    """Weight and bias of each 1x1 layer, then of each 3x3 residual convolution."""
+    shapes, n_in = [], params["levels"]
+    for _ in range(params["syn_layers"]):
+        shapes += [(params["syn_width"], n_in), (params["syn_width"],)]
+        n_in = params["syn_width"]
+    shapes += [(channels, n_in), (channels,)]
+    for _ in range(params["res_convs"]):
+        shapes += [(channels, channels, 3, 3), (channels,)]
+    return shapes
+
+
+def arm_shapes(params: dict[str, Any]) -> list[tuple[int, ...]]:
+    """The ARM's three layers: context -> width -> width -> 2 (mean, log-scale)."""
+    c, w = params["context"], params["arm_width"]
+    return [(w, c), (w,), (w, w), (w,), (2, w), (2,)]
+
+
+def layout(params: dict[str, Any], channels: int) -> list[tuple[int, ...]]:
+    """Synthesis tensors, then the ARM's (the latents follow in the payload, not as records)."""
+    return synthesis_shapes(params, channels) + arm_shapes(params)
+
+
+def shapes_of_grids(stream: Stream, params: dict[str, Any]) -> list[tuple[int, int]]:
+    """Shape of every latent grid, finest first."""
+    return grid_shapes(stream.height, stream.width, params["levels"], params["first_level"])
+
+
+def _latents_per_pixel(params: dict[str, Any]) -> float:
+    return sum(4.0 ** -(params["first_level"] + i) for i in range(params["levels"]))
+
+
+def work_per_pixel(params: dict[str, Any], channels: int) -> int:
+    """Multiply-adds per pixel: upsampling, synthesis, and the ARM per latent (rounded up)."""
+    taps = 16 if params["upsampling"] == 1 else 4
+    syn = sum(math.prod(s) for s in synthesis_shapes(params, channels) if len(s) > 1)
+    arm = sum(math.prod(s) for s in arm_shapes(params) if len(s) > 1)
+    return math.ceil(taps * params["levels"] + syn + arm * _latents_per_pixel(params))
+
+
+def decoded_parameters(params: dict[str, Any], channels: int) -> int:
+    """Weights plus latents: what the decoder materializes (bounded by ``max_parameters``)."""
+    return sum(math.prod(s) for s in layout(params, channels)) + params["latents"]
+
+
+def _arm_layers(params: dict[str, Any], tensors: list[np.ndarray], stream: Stream) -> list[tuple[np.ndarray, np.ndarray]]:
+    n_syn = len(synthesis_shapes(params, stream.channels))
+    step = 2.0 ** -params["arm_shift"]
+    ints = []
+    for k, t in enumerate(tensors[n_syn:n_syn + 6]):
+        rec = stream.tensors[n_syn + k]
+        if from_bf16_bits(rec.offset_bf16) != 0 or from_bf16_bits(rec.step_bf16) != step:
+            raise BitstreamError(f"tensor record {n_syn + k}: ARM weights need offset 0 and step 2^-arm_shift")
+        ints.append(np.rint(t.astype(np.float64) / step).astype(np.int64))
+    return [(ints[0], ints[1]), (ints[2], ints[3]), (ints[4], ints[5])]
+
+
+def decode_symbols(stream: Stream, params: dict[str, Any], tensors: list[np.ndarray], decoder) -> list[np.ndarray]:
+    """The latent grids (int64), read from the payload after the records' tensors."""
+    return decode_latents(decoder, shapes_of_grids(stream, params), _arm_layers(params, tensors, stream),
+                          params["arm_shift"], params["context"])
+
+
+def reconstruct(stream: Stream, params: dict[str, Any], tensors: list[np.ndarray], device: str) -> np.ndarray:
+    """Upsample the latents, run the synthesis, round to 8 bits."""
+    import torch
+
+    n_syn = len(synthesis_shapes(params, stream.channels))
+    syn = [torch.from_numpy(np.asarray(t, np.float32)).to(device) for t in tensors[:n_syn]]
+    grids = [torch.from_numpy(np.asarray(g, np.float32)).to(device) for g in tensors[n_syn + 6:]]
+    with torch.no_grad():
+        x = synthesize(grids, syn, params, stream.height, stream.width)
+        return (torch.nan_to_num(x).clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def upsample(grids: list, params: dict[str, Any], height: int, width: int):
+    """(levels, H, W) torch tensor: every grid brought to the image size."""
+    import torch
+    import torch.nn.functional as F
+
+    mode = UPSAMPLING[params["upsampling"]]
+    return torch.cat([g[None, None] if tuple(g.shape) == (height, width) else
+                      F.interpolate(g[None, None], size=(height, width), mode=mode, align_corners=False)
+                      for g in grids], dim=1)[0]
+
+
+def synthesize(grids: list, syn: list, params: dict[str, Any], height: int, width: int):
+    """(C, H, W) image in [0, 1]-ish from float grids and synthesis tensors (shared with training)."""
+    import torch
+    import torch.nn.functional as F
+
+    x = upsample(grids, params, height, width).reshape(params["levels"], -1).T  # (pixels, levels)
+    k = 0
+    for _ in range(params["syn_layers"]):
+        x = torch.relu(torch.addmm(syn[k + 1], x, syn[k].T))
+        k += 2
+    x = torch.addmm(syn[k + 1], x, syn[k].T).T.reshape(-1, height, width)
+    k += 2
+    for r in range(params["res_convs"]):
+        h = x if r == 0 else torch.relu(x)
+        x = x + F.conv2d(F.pad(h[None], (1, 1, 1, 1), mode="replicate"), syn[k], syn[k + 1])[0]
+        k += 2
+    return x
+
+
+def describe(stream: Stream, params: dict[str, Any]) -> dict[str, Any]:
+    """Grids, networks and their bit depths."""
+    shapes = layout(params, stream.channels)
+    sizes = [math.prod(s) for s in shapes]
+    n_syn = len(synthesis_shapes(params, stream.channels))
+    return {"grids": [list(s) for s in shapes_of_grids(stream, params)],
+            "upsampling": UPSAMPLING[params["upsampling"]],
+            "synthesis": f"{params['syn_layers']}x{params['syn_width']} 1x1, {params['res_convs']} 3x3 residual",
+            "arm": f"{params['context']} neighbours -> {params['arm_width']} -> {params['arm_width']} -> 2, "
+                   f"fixed point 2^-{params['arm_shift']}",
+            "parameters": sum(sizes), "bits": weight_bits([t.bits for t in stream.tensors[:n_syn]], sizes[:n_syn])}
+
+
+def check_options(options: EncodeOptions) -> None:
+    """Refuse grid options that no image can satisfy."""
+    from .grid_encode import check_grid_options
+
+    check_grid_options(options)
+
+
+def bench_options(name: str, rate: float) -> dict[str, Any] | None:
+    """``grid`` in the bench: rate control at ``rate`` bpp."""
+    return {"bpp": rate} if name == NAME else None
+
+
+def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
+    """Fit latents and networks to ``image`` within ``options.bpp``."""
+    from .grid_encode import encode as fit
+
+    return fit(image, options)

@@ -1,0 +1,267 @@
+"""Encoder of the latent-grid method (training code; the decoder never imports this).
+
+Loss: MSE + lambda * (estimated bits of the latents) / pixels. The latents pass through soft
+rounding plus uniform noise (temperature annealed) for most of the run, then hard rounding
+with a straight-through gradient; the rate is the closed-form probability of a Laplace whose
+mean and log-scale a float copy of the ARM predicts from causal neighbours. Rate control: a
+lambda from a prior for the budget, corrected every few steps from the hard-rounded rate
+estimate; after training the synthesis weights are quantized at the depth with the best
+rate-distortion cost, the ARM at its fixed-point step, and the real file is measured: if it
+is over the budget, a few more hard steps at a larger lambda follow.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import DataError, OptionError
+from ..latents import LATENT_MAX, LOG_SCALE_MAX, LOG_SCALE_MIN, NEIGHBOURS, encode_latents, grid_shapes
+from . import EncodeOptions, Fitted
+from .grid import SECTION, arm_shapes, layout, pack_section, synthesis_shapes, synthesize
+
+DEFAULTS: dict[str, int] = {"levels": 7, "first_level": 0, "upsampling": 0, "syn_layers": 1, "syn_width": 16,
+                            "res_convs": 2, "context": 8, "arm_width": 8, "arm_shift": 8}
+EFFORT_SECONDS = {"fast": 45.0, "normal": 150.0, "best": 540.0}  # training; quantization and coding come on top
+DEFAULT_LR = 0.05  # of 0.01-0.12 at 400 steps on a 256x256 crop (lower rates trained too slowly)
+_OPTION_KEYS = set(DEFAULTS) | {"lam", "lr"}
+_HARD_FROM = 0.8  # fraction of the run after which latents are hard-rounded
+_CONTROL_TICKS = 20  # lambda corrections per run (the rate answers lambda only after many steps)
+_CONTROL_FROM = 0.2  # progress before which the rate is not yet representative
+_CONTROL_MAX_STEP = 0.2  # largest change of log(lambda) per correction
+
+
+def check_grid_options(options: EncodeOptions) -> None:
+    """Known keys, values inside the section's ranges, and a budget or a lambda."""
+    opts = options.method_options
+    unknown = set(opts) - _OPTION_KEYS
+    if unknown:
+        raise OptionError(f"grid takes no option {', '.join(sorted(unknown))}")
+    for f in SECTION:
+        if f.name in opts:
+            try:
+                f.check(int(opts[f.name]))
+            except Exception as exc:
+                raise OptionError(f"grid option {f.name}: {exc}") from None
+    lam = opts.get("lam")
+    if lam is not None and not (math.isfinite(lam) and lam > 0):
+        raise OptionError(f"lambda must be a positive number, got {lam}")
+    if lam is None and options.bpp is None:
+        raise OptionError("give a bpp budget or a lambda")
+
+
+def lambda_prior(bpp: float) -> float:
+    """A first lambda for a budget: Cool-chic's published lambda-rate pairs on Kodak
+    (0.004 -> 0.22 bpp, 0.001 -> 0.48 bpp), interpolated in log-log."""
+    return 0.004 * (bpp / 0.22) ** (-1 / 0.56)
+
+
+def laplace_bits(y, mu, log_scale):
+    """-log2 P(y) under a Laplace(mu, exp(log_scale)) integrated over [y - 0.5, y + 0.5] (torch)."""
+    b = torch.exp(log_scale)
+    d = (y - mu).abs()
+    dt, dc = d.clamp(min=0.5), d.clamp(max=0.5)  # each branch evaluated where it is finite
+    tail = (dt - 0.5) / (b * math.log(2)) + 1 - torch.log2(-torch.expm1(-1 / b))
+    centre = -torch.log2((1 - 0.5 * (torch.exp((dc - 0.5) / b) + torch.exp(-(dc + 0.5) / b))).clamp_min(2 ** -17))
+    return torch.where(d >= 0.5, tail, centre)
+
+
+def _init(shape: tuple[int, ...], gen, device: str) -> torch.Tensor:
+    """Uniform in +-1/sqrt(fan in) for weights (PyTorch's default scale), zero for biases."""
+    fan_in = math.prod(shape[1:]) if len(shape) > 1 else 1
+    bound = 1 / math.sqrt(fan_in) if len(shape) > 1 else 0.0
+    return (torch.rand(shape, generator=gen) * 2 - 1).mul_(bound).to(device)
+
+
+def soft_round(x, t: float):
+    """Agustsson and Theis' soft rounding: tends to round(x) as t -> 0."""
+    m = torch.floor(x) + 0.5
+    return m + torch.tanh((x - m) / t) / (2 * math.tanh(1 / (2 * t)))
+
+
+class GridModel(torch.nn.Module):
+    """Latents, synthesis and a float ARM (what the encoder trains)."""
+
+    def __init__(self, params: dict[str, Any], height: int, width: int, channels: int, seed: int, device: str):
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.noise = torch.Generator(device=device).manual_seed(seed + 1)  # training noise, reproducible
+        self.params, self.height, self.width = params, height, width
+        self.grids = torch.nn.ParameterList(
+            [torch.zeros(s, device=device) for s in grid_shapes(height, width, params["levels"], params["first_level"])])
+        self.syn = torch.nn.ParameterList([_init(s, gen, device) for s in synthesis_shapes(params, channels)])
+        self.arm = torch.nn.ParameterList([_init(s, gen, device) for s in arm_shapes(params)])
+        with torch.no_grad():
+            k = 2 * (params["syn_layers"] + 1)
+            self.syn[k - 1].fill_(0.5)  # the last 1x1 layer starts at mid-grey
+            for t in self.syn[k:]:  # residual convolutions start as identity
+                t.zero_()
+            self.arm[-2].zero_()  # the ARM starts at mean 0, scale 1
+            self.arm[-1].zero_()
+
+    def tensors(self) -> list:
+        """Every trained tensor (grids, synthesis, ARM)."""
+        return list(self.parameters())
+
+    def quantized(self, mode: str, temperature: float) -> list:
+        """The latents as the decoder will see them (hard) or their training relaxation (noise)."""
+        out = []
+        for g in self.grids:
+            g = g.clamp(-LATENT_MAX, LATENT_MAX)
+            if mode == "noise":
+                noise = torch.rand(g.shape, generator=self.noise, device=g.device) - 0.5
+                out.append(soft_round(soft_round(g, temperature) + noise, temperature))
+            else:
+                out.append(g + (torch.round(g) - g).detach())
+        return out
+
+    def forward(self, mode: str, temperature: float = 0.1):
+        """(image (C, H, W), estimated bits of every latent)."""
+        ys = self.quantized(mode, temperature)
+        image = synthesize(ys, self.syn, self.params, self.height, self.width)
+        return image, self.rate(ys)
+
+    def rate(self, ys: list):
+        """Estimated bits of the latents ``ys`` under the float ARM."""
+        n = self.params["context"]
+        ctx, sym = [], []
+        for y in ys:
+            h, w = y.shape
+            padded = F.pad(y[None, None], (3, 1, 3, 0))[0, 0]
+            ctx.append(torch.stack([padded[3 + dy:3 + dy + h, 3 + dx:3 + dx + w] for dy, dx in NEIGHBOURS[:n]],
+                                   dim=-1).reshape(-1, n))
+            sym.append(y.reshape(-1))
+        a = torch.cat(ctx)
+        w1, b1, w2, b2, w3, b3 = self.arm
+        a = torch.relu(torch.addmm(b1, a, w1.T))
+        a = torch.relu(torch.addmm(b2, a, w2.T))
+        out = torch.addmm(b3, a, w3.T)
+        mu = out[:, 0].clamp(-LATENT_MAX, LATENT_MAX)
+        log_scale = out[:, 1].clamp(LOG_SCALE_MIN, LOG_SCALE_MAX - 0.01)
+        return laplace_bits(torch.cat(sym), mu, log_scale).sum()
+
+
+def build_stream(model: GridModel, syn_bits: int, channels: int) -> bytes:
+    """Quantize (synthesis at ``syn_bits``, ARM at its fixed-point step, latents rounded) and code."""
+    from ..bitstream import Stream, TensorRecord, pack
+    from ..entropy import Encoder
+    from ..quantize import QuantizedTensor, quantize, to_bf16_bits
+    from .grid import ID
+
+    p = model.params
+    shift = p["arm_shift"]
+    enc = Encoder()
+    records = []
+    for t in model.syn:
+        qt = quantize(t.detach().cpu().numpy(), syn_bits)
+        m, s = enc.add(qt.q, syn_bits)
+        records.append(TensorRecord(syn_bits, m, qt.offset_bf16, qt.step_bf16, s))
+    arm_ints = [np.rint(t.detach().cpu().double().numpy() * 2.0 ** shift).astype(np.int64) for t in model.arm]
+    for q in arm_ints:
+        qt = QuantizedTensor(np.clip(q, -32767, 32767).reshape(-1).astype(np.int32), 0, to_bf16_bits(2.0 ** -shift))
+        m, s = enc.add(qt.q, 16)
+        records.append(TensorRecord(16, m, qt.offset_bf16, qt.step_bf16, s))
+    arm_ints = [np.clip(q, -32767, 32767) for q in arm_ints]
+    layers = [(arm_ints[0], arm_ints[1]), (arm_ints[2], arm_ints[3]), (arm_ints[4], arm_ints[5])]
+    grids = [np.rint(g.detach().cpu().clamp(-LATENT_MAX, LATENT_MAX).numpy()).astype(np.int64) for g in model.grids]
+    encode_latents(enc, grids, layers, shift, p["context"])
+    return pack(Stream(ID, channels, model.width, model.height, pack_section(p), records, enc.payload()))
+
+
+def _choose_stream(model: GridModel, image: np.ndarray, lam: float) -> bytes:
+    """The stream whose synthesis depth (6..12 bits) has the lowest MSE + lambda * bpp, decoded."""
+    from ..decoder import decode
+
+    h, w, c = image.shape
+    best = None
+    for bits in (6, 7, 8, 9, 10, 12):
+        data = build_stream(model, bits, c)
+        mse = float(np.mean((decode(data).astype(np.float64) - image) ** 2)) / 255 ** 2
+        cost = mse + lam * len(data) * 8 / (h * w)
+        if best is None or cost < best[0]:
+            best = (cost, data)
+    return best[1]
+
+
+def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
+    """Fit, then code; rate control by lambda for ``options.bpp``."""
+    from .. import train
+    from ..bitstream import overhead_bytes, size_of
+
+    check_grid_options(options)
+    opts = dict(options.method_options)
+    params = {k: int(opts.get(k, v)) for k, v in DEFAULTS.items()}
+    h, w, c = image.shape
+    if min(h, w) < 2 ** (params["first_level"] + params["levels"] - 1) and params["levels"] > 1:
+        params["levels"] = max(1, min(params["levels"], int(math.log2(max(1, min(h, w)))) - params["first_level"] + 1))
+    model = GridModel(params, h, w, c, options.seed, options.device)
+    target = torch.from_numpy(image.astype(np.float32) / 255).permute(2, 0, 1).to(options.device)
+    pixels = h * w
+    n_weights = sum(math.prod(s) for s in layout(params, c))
+    overhead_bits = 8 * overhead_bytes(size_of(SECTION), len(layout(params, c))) + 9 * n_weights + 32
+    budget = options.bpp
+    if budget is not None and budget * pixels <= overhead_bits + 0.02 * pixels:
+        raise DataError(f"a budget of {budget} bpp on {w}x{h} leaves no room for latents "
+                        f"(the networks alone take about {overhead_bits / pixels:.3f} bpp)")
+    state = {"lam": float(opts["lam"]) if "lam" in opts else lambda_prior(budget), "step": 0, "tick": -1}
+    trace: list[tuple[int, float, float]] = []  # (step, estimated latent bpp, lambda after the correction)
+    latent_target = None if budget is None or "lam" in opts else budget * pixels - overhead_bits
+
+    def loss_fn(progress: float):
+        state["step"] += 1
+        hard = progress >= _HARD_FROM
+        temperature = 0.3 - 0.2 * min(1.0, progress / _HARD_FROM)
+        x, bits = model.forward("hard" if hard else "noise", temperature)
+        tick = int(progress * _CONTROL_TICKS)
+        if latent_target is not None and progress >= _CONTROL_FROM and tick != state["tick"]:
+            state["tick"] = tick
+            with torch.no_grad():
+                est = float(model.rate(model.quantized("hard", 0.1)))
+            # multiplicative correction: rate falls as lambda rises
+            step = 0.3 * math.log(max(est, 1.0) / max(latent_target, 1.0))
+            state["lam"] *= math.exp(min(_CONTROL_MAX_STEP, max(-_CONTROL_MAX_STEP, step)))
+            trace.append((state["step"], round(est / pixels, 4), float(f"{state['lam']:.4g}")))
+        return torch.mean((x - target) ** 2) + state["lam"] * bits / pixels
+
+    def score_fn() -> float:
+        with torch.no_grad():
+            x, bits = model.forward("hard")
+            mse = float(torch.mean(((x.clamp(0, 1) * 255).round() / 255 - target) ** 2))
+        return -(mse + state["lam"] * float(bits) / pixels)
+
+    def keep_fn() -> list:
+        return [t.detach().clone() for t in model.tensors()]
+
+    effort = EFFORT_SECONDS[options.effort]
+    loop = train.LoopOptions(steps=options.steps, budget_seconds=effort, time_limit=options.time_limit,
+                             warmup_steps=20, eval_fractions=(0.5, 0.8, 0.9, 0.97, 1.0),
+                             on_progress=options.on_progress)
+    optimizer = torch.optim.Adam(model.parameters(), lr=opts.get("lr", DEFAULT_LR))
+    result = train.run(model, optimizer, loss_fn, score_fn, keep_fn, loop)
+    with torch.no_grad():
+        for t, best in zip(model.tensors(), result.best):
+            t.copy_(best)
+    data = _choose_stream(model, image, state["lam"])
+    extra = 0
+    while budget is not None and len(data) * 8 > budget * pixels and extra < 3:
+        # over budget: a few more hard-rounded steps at a larger lambda, then measure again
+        extra += 1
+        state["lam"] *= 1.5 * (len(data) * 8 / (budget * pixels)) ** 2
+        more = train.LoopOptions(steps=max(50, result.steps // 5), warmup_steps=1, eval_fractions=(1.0,))
+        latent_target = None
+        for g in optimizer.param_groups:
+            g["lr"] = opts.get("lr", DEFAULT_LR) / 5
+        train.run(model, optimizer, lambda progress: loss_fn(1.0), score_fn, keep_fn, more)
+        data = _choose_stream(model, image, state["lam"])
+    warnings = []
+    if budget is not None and len(data) * 8 > budget * pixels:
+        raise DataError(f"could not fit {w}x{h} within {budget} bpp with the grid method "
+                        f"(best: {len(data) * 8 / pixels:.4f} bpp)")
+    config = (f"{params['levels']} grids from 1/{2 ** params['first_level']}, synthesis {params['syn_layers']}x"
+              f"{params['syn_width']} + {params['res_convs']} 3x3, ARM {params['context']}->{params['arm_width']}")
+    return Fitted(data=data, config=config, steps=result.steps, best_step=result.best_step, restarts=result.restarts,
+                  warnings=warnings, details={"lambda": state["lam"], "extra_rounds": extra,
+                                                                  "rate_trace": trace})

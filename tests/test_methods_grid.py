@@ -1,0 +1,82 @@
+"""The latent-grid method: round trip, rate control, options, limits, info."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from inrcodec.bitstream import LimitError, Stream, TensorRecord, pack
+from inrcodec.decoder import decode, decode_parameters, describe
+from inrcodec.encoder import encode
+from inrcodec.errors import OptionError
+from inrcodec.methods import EncodeOptions, grid
+from inrcodec.methods.grid_encode import DEFAULTS, laplace_bits, lambda_prior
+from inrcodec.metrics import psnr
+
+
+def test_encode_decode_gives_the_psnr_the_encoder_reports(small_image):
+    res = encode(small_image, EncodeOptions(bpp=None, method="grid", steps=60,
+                                            method_options={"lam": 0.002, "levels": 3}))
+    opened, tensors = decode_parameters(res.data)
+    n_records = len(opened.stream.tensors)
+    grids = tensors[n_records:]
+    assert [g.shape for g in grids] == [(40, 56), (20, 28), (10, 14)]
+    assert all(np.array_equal(g, np.rint(g)) for g in grids)
+    assert psnr(decode(res.data), small_image) == pytest.approx(res.psnr, abs=1e-9)
+    assert res.psnr > 20
+    d = describe(res.data)
+    assert d["method"] == "grid" and d["grids"] == [[40, 56], [20, 28], [10, 14]] and d["within_limits"]
+
+
+def test_rate_control_fits_the_budget(kodim23):
+    image = np.ascontiguousarray(kodim23[100:196, 200:328])
+    res = encode(image, EncodeOptions(bpp=1.0, method="grid", steps=80))
+    assert res.bpp <= 1.0 and res.psnr > 22
+
+
+def test_a_budget_below_the_networks_is_refused(small_image):
+    from inrcodec.errors import DataError
+
+    with pytest.raises(DataError, match="no room"):
+        encode(small_image, EncodeOptions(bpp=0.05, method="grid", steps=5))
+
+
+@pytest.mark.parametrize("options", [{"levels": 0}, {"levels": 9}, {"context": 13}, {"arm_shift": 2},
+                                     {"lam": -1.0}, {"colour": 1}])
+def test_bad_options(options):
+    with pytest.raises(OptionError):
+        grid.check_options(EncodeOptions(method="grid", method_options=options))
+
+
+def test_a_budget_or_a_lambda_is_needed():
+    with pytest.raises(OptionError, match="lambda"):
+        grid.check_options(EncodeOptions(bpp=None, method="grid"))
+
+
+def test_an_image_too_large_for_the_latent_limit_is_refused_before_decoding():
+    params = dict(DEFAULTS)
+    shapes = grid.layout(params, 3)
+    records = [TensorRecord(8, 0, 0, 0x3C00, 0x3F80)] * len(shapes)
+    bomb = pack(Stream(grid.ID, 3, 65536, 65536, grid.pack_section(params), records, b""))
+    with pytest.raises(LimitError):
+        decode(bomb)
+    assert not describe(bomb)["within_limits"]
+
+
+def test_laplace_bits_match_the_interval_probability():
+    y = torch.tensor([0.0, 1.0, -3.0, 0.2, 5.0])
+    mu = torch.tensor([0.0, 0.3, -2.5, 0.0, 1.0])
+    log_scale = torch.tensor([0.0, -1.0, 0.5, -3.0, 1.0])
+    lap = torch.distributions.Laplace(mu.double(), torch.exp(log_scale).double())
+    p = lap.cdf(y.double() + 0.5) - lap.cdf(y.double() - 0.5)
+    assert torch.allclose(laplace_bits(y, mu, log_scale).double(), -torch.log2(p), rtol=1e-4)
+
+
+def test_lambda_prior_falls_with_the_budget():
+    assert lambda_prior(0.15) > lambda_prior(0.3) > lambda_prior(0.6) > 0
+    assert 0.0015 < lambda_prior(0.3) < 0.003
+
+
+def test_bench_names():
+    assert grid.bench_options("grid", 0.3) == {"bpp": 0.3}
+    assert grid.bench_options("coin", 0.3) is None
