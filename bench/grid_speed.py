@@ -1,86 +1,76 @@
-"""Issue 14 probe: where a latent-grid training step spends its time on this CPU.
+"""Where a training step of the latent-grid method spends its time on this CPU (issue 14).
 
-Times one forward+backward of `grid_probe.Probe` on a 768x512 image and of its parts (upsampling,
-synthesis, the autoregressive entropy model with its rate), with alternatives for each.
+Times one forward+backward (and the Adam step) of `inrcodec.methods.grid_encode.GridModel` on an
+image of the given size, and of its parts: latent relaxation, upsampling + synthesis, the ARM
+with its rate. Options are the method's (JSON), e.g. '{"upsampling": 1}'.
 
-  python bench/grid_speed.py [--threads 2]
+  python bench/grid_speed.py [--threads 2] [--size 512x768] [--options '{}']
 """
 from __future__ import annotations
 
 import argparse
-import sys
+import json
+import os
+import platform
 import time
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grid_probe import Probe, contexts  # noqa: E402
-
-H, W = 512, 768
+from inrcodec.methods.grid import synthesize
+from inrcodec.methods.grid_encode import DEFAULTS, GridModel
 
 
 def ms(step, n: int = 5) -> float:
     """Mean wall milliseconds of ``step()`` after two warm-up calls."""
     step()
     step()
-    t0 = time.time()
+    t0 = time.perf_counter()
     for _ in range(n):
         step()
-    return round((time.time() - t0) / n * 1000, 1)
+    return round((time.perf_counter() - t0) / n * 1000, 1)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
-    torch.set_num_threads(ap.parse_args().threads)
-    torch.manual_seed(0)
-    model = Probe(H, W)
-    for g in model.grids:
-        g.data.normal_(0, 2)
-    ys = [g.detach().requires_grad_(True) for g in model.grids]
+    ap.add_argument("--size", default="512x768", help="HxW")
+    ap.add_argument("--options", default="{}")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    h, w = (int(v) for v in a.size.split("x"))
+    params = {**DEFAULTS, **json.loads(a.options)}
+    model = GridModel(params, h, w, 3, 0, "cpu")
+    with torch.no_grad():
+        for g in model.grids:
+            g.normal_(0, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    target = torch.rand(3, h, w)
 
-    def full():
-        x, bits = model("noise", 0.3)
-        (x.mean() + bits * 1e-6).backward()
-
-    def upsample(mode):
+    def full(mode: str):
         def step():
-            feats = torch.cat([F.interpolate(y[None, None], size=(H, W), mode=mode, align_corners=False)
-                               if y.shape != (H, W) else y[None, None] for y in ys], 1)
-            feats.sum().backward()
+            x, bits = model(mode, 0.2)
+            loss = torch.mean((x - target) ** 2) + 1e-3 * bits / (h * w)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
         return step
 
-    feats = torch.randn(1, 7, H, W, requires_grad=True)
+    def relax():
+        sum(y.sum() for y in model.quantized("noise", 0.2)).backward()
+
+    ys = [y.detach().requires_grad_(True) for y in model.quantized("hard", 0.2)]
 
     def synthesis():
-        x = model.syn2(torch.relu(model.syn1(feats)))
-        x = x + model.res1(x)
-        (x + model.res2(torch.relu(x))).sum().backward()
+        synthesize(ys, list(model.syn), params, h, w).sum().backward()
 
-    flat = torch.randn(H * W, 7, requires_grad=True)
+    def rate():
+        model.rate(ys).backward()
 
-    def pointwise_as_matmul():
-        F.linear(torch.relu(F.linear(flat, model.syn1.weight[:, :, 0, 0], model.syn1.bias)),
-                 model.syn2.weight[:, :, 0, 0], model.syn2.bias).sum().backward()
-
-    def arm():
-        ctx = torch.cat([contexts(y, model.context) for y in ys])
-        sym = torch.cat([y.reshape(-1) for y in ys])
-        out = model.arm(ctx)
-        lap = torch.distributions.Laplace(out[:, 0], torch.exp(torch.clamp(out[:, 1] - 2, -6, 6)))
-        (-torch.log2((lap.cdf(sym + 0.5) - lap.cdf(sym - 0.5)).clamp_min(2 ** -16)).sum()).backward()
-
-    def context_gather():
-        torch.cat([contexts(y, model.context) for y in ys]).sum().backward()
-
-    rows = {"full step": ms(full), "upsampling, bicubic": ms(upsample("bicubic")),
-            "upsampling, bilinear": ms(upsample("bilinear")), "synthesis (1x1 and 3x3 convs)": ms(synthesis),
-            "its 1x1 layers as one matmul chain": ms(pointwise_as_matmul),
-            "entropy model and rate (8 neighbours, 16, 16, 2)": ms(arm), "context gather alone": ms(context_gather)}
-    for name, value in rows.items():
-        print(f"{name}: {value} ms")
+    rows = {"step, noise phase": ms(full("noise")), "step, hard phase": ms(full("hard")),
+            "latent relaxation (soft round + noise)": ms(relax), "upsampling + synthesis": ms(synthesis),
+            "ARM + rate": ms(rate)}
+    print(json.dumps({"size": a.size, "options": params, "threads": a.threads, "ms": rows,
+                      "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"}))
 
 
 if __name__ == "__main__":

@@ -133,33 +133,36 @@ def reconstruct(stream: Stream, params: dict[str, Any], tensors: list[np.ndarray
 
 
 def upsample(grids: list, params: dict[str, Any], height: int, width: int):
-    """(levels, H, W) torch tensor: every grid brought to the image size."""
+    """(1, levels, H, W) torch tensor: every grid brought to the image size."""
     import torch
     import torch.nn.functional as F
 
     mode = UPSAMPLING[params["upsampling"]]
     return torch.cat([g[None, None] if tuple(g.shape) == (height, width) else
                       F.interpolate(g[None, None], size=(height, width), mode=mode, align_corners=False)
-                      for g in grids], dim=1)[0]
+                      for g in grids], dim=1)
 
 
 def synthesize(grids: list, syn: list, params: dict[str, Any], height: int, width: int):
-    """(C, H, W) image in [0, 1]-ish from float grids and synthesis tensors (shared with training)."""
+    """(C, H, W) image in [0, 1]-ish from float grids and synthesis tensors (shared with training).
+
+    The 3x3 convolutions run channels-last: three times faster on CPU than the default layout
+    for three channels (bench/grid_speed.py)."""
     import torch
     import torch.nn.functional as F
 
-    x = upsample(grids, params, height, width).reshape(params["levels"], -1).T  # (pixels, levels)
+    x = upsample(grids, params, height, width)
     k = 0
     for _ in range(params["syn_layers"]):
-        x = torch.relu(torch.addmm(syn[k + 1], x, syn[k].T))
+        x = torch.relu(F.conv2d(x, syn[k][:, :, None, None], syn[k + 1]))
         k += 2
-    x = torch.addmm(syn[k + 1], x, syn[k].T).T.reshape(-1, height, width)
+    x = F.conv2d(x, syn[k][:, :, None, None], syn[k + 1]).contiguous(memory_format=torch.channels_last)
     k += 2
     for r in range(params["res_convs"]):
         h = x if r == 0 else torch.relu(x)
-        x = x + F.conv2d(F.pad(h[None], (1, 1, 1, 1), mode="replicate"), syn[k], syn[k + 1])[0]
+        x = x + F.conv2d(F.pad(h, (1, 1, 1, 1), mode="replicate"), syn[k], syn[k + 1])
         k += 2
-    return x
+    return x[0]
 
 
 def describe(stream: Stream, params: dict[str, Any]) -> dict[str, Any]:
