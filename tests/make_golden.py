@@ -48,7 +48,7 @@ def main(only: list[str]) -> None:
     goldens["golden_v2_mcnc"] = (kodim23[240:256, 330:354], {"arch": (2, 8), "bits": 8, "k": 4, "chunk": 18,
                                                               "theta0": 1, "method": "mcnc"})
     # Latent grids: 3 grids, a 1x8 synthesis with one 3x3 residual, an 8-neighbour integer ARM.
-    goldens["golden_v2_grid"] = (kodim23[240:256, 330:354], {"lam": 0.002, "levels": 3, "syn_width": 8,
+    goldens["golden_v2_grid"] = (kodim23[240:256, 330:354], {"lam": 0.002, "levels": 3, "first_level": 0, "syn_width": 8,
                                                               "res_convs": 1, "method": "grid"})
     models = set()
     for name, (img, opts) in goldens.items():

@@ -69,7 +69,7 @@ def test_grid_method_with_a_fixed_lambda_round_trips(capsys, png, tmp_path):
     summary = json.loads(out)
     assert summary["method"] == "grid" and summary["lambda"] == 0.003
     rc, out, _ = cli(capsys, "info", tmp_path / "img.inr", "--json")
-    assert rc == 0 and json.loads(out)["grids"][0] == [40, 56]
+    assert rc == 0 and json.loads(out)["grids"][0] == [20, 28]
     rc, _, err = cli(capsys, "decode", tmp_path / "img.inr")
     assert rc == 0, err
 

@@ -20,12 +20,12 @@ def test_encode_decode_gives_the_psnr_the_encoder_reports(small_image):
     opened, tensors = decode_parameters(res.data)
     n_records = len(opened.stream.tensors)
     grids = tensors[n_records:]
-    assert [g.shape for g in grids] == [(40, 56), (20, 28), (10, 14)]
+    assert [g.shape for g in grids] == [(20, 28), (10, 14), (5, 7)]  # from 1/2 by default
     assert all(np.array_equal(g, np.rint(g)) for g in grids)
     assert psnr(decode(res.data), small_image) == pytest.approx(res.psnr, abs=1e-9)
     assert res.psnr > 20
     d = describe(res.data)
-    assert d["method"] == "grid" and d["grids"] == [[40, 56], [20, 28], [10, 14]] and d["within_limits"]
+    assert d["method"] == "grid" and d["grids"] == [[20, 28], [10, 14], [5, 7]] and d["within_limits"]
 
 
 def test_rate_control_fits_the_budget(kodim23):
@@ -42,7 +42,7 @@ def test_a_budget_below_the_networks_is_refused(small_image):
 
 
 @pytest.mark.parametrize("options", [{"levels": 0}, {"levels": 9}, {"context": 13}, {"arm_shift": 2},
-                                     {"lam": -1.0}, {"colour": 1}])
+                                     {"lam": -1.0}, {"lr": 0.0}, {"lr_latents": float("nan")}, {"colour": 1}])
 def test_bad_options(options):
     with pytest.raises(OptionError):
         grid.check_options(EncodeOptions(method="grid", method_options=options))
