@@ -236,7 +236,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
             trace.append((state["step"], round(est / pixels, 4), float(f"{state['lam']:.4g}")))
         return torch.mean((x - target) ** 2) + state["lam"] * bits / pixels
 
-    def score_fn() -> float:
+    def score_fn() -> float:  # the RD cost at the lambda of the moment (it moves little late in the run)
         with torch.no_grad():
             x, bits = model.forward("hard")
             mse = float(torch.mean(((x.clamp(0, 1) * 255).round() / 255 - target) ** 2))
@@ -274,6 +274,6 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
                         f"(best: {len(data) * 8 / pixels:.4f} bpp)")
     config = (f"{params['levels']} grids from 1/{2 ** params['first_level']}, synthesis {params['syn_layers']}x"
               f"{params['syn_width']} + {params['res_convs']} 3x3, ARM {params['context']}->{params['arm_width']}")
+    details = {"lambda": state["lam"], "extra_rounds": extra, "rate_trace": trace}
     return Fitted(data=data, config=config, steps=result.steps, best_step=result.best_step, restarts=result.restarts,
-                  warnings=warnings, details={"lambda": state["lam"], "extra_rounds": extra,
-                                                                  "rate_trace": trace})
+                  warnings=warnings, details=details)
