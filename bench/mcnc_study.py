@@ -44,7 +44,8 @@ def stamp() -> dict:
     import torch
 
     return {"command": "python " + " ".join(sys.argv), "date": datetime.date.today().isoformat(),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"}
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
+                       f"torch {torch.__version__}"}
 
 
 def load(out: Path) -> list[dict]:
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> None:
     from inrcodec.methods import EncodeOptions
     from inrcodec.methods import mcnc_encode as me
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
     out = Path(args.out)
     rows = [("coin", "coin", {})] + [("mcnc", knob, opts) for knob, opts in ABLATIONS
                                      if not args.only or knob in args.only.split(",") + ["default"]]
@@ -141,6 +142,7 @@ if __name__ == "__main__":
     ap.add_argument("--crop", type=int, default=0)
     ap.add_argument("--only", default="")
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: every core); seconds are per this")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "mcnc-study.jsonl"))
     a = ap.parse_args()
     (run if a.part == "run" else report)(a)
