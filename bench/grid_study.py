@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> None:
                       "delta": None if j2k_psnr is None else res.psnr - j2k_psnr, "steps_run": res.steps,
                       "seconds": round(seconds, 1), "ms_per_step": round(1000 * seconds / max(1, res.steps), 1),
                       "lambda": res.details.get("lambda"), "extra_rounds": res.details.get("extra_rounds"),
+                      "rate_trace": res.details.get("rate_trace"),  # for tuning the rate controller
                       **stamp(args.threads)}
             with out.open("a") as f:
                 f.write(json.dumps(record) + "\n")
