@@ -182,18 +182,28 @@ def build_stream(model: GridModel, syn_bits: int, channels: int) -> bytes:
 
 
 def _choose_stream(model: GridModel, image: np.ndarray, lam: float) -> bytes:
-    """The stream whose synthesis depth (6..12 bits) has the lowest MSE + lambda * bpp, decoded."""
-    from ..decoder import decode
+    """The stream whose synthesis depth (6..12 bits) has the lowest MSE + lambda * bpp.
+
+    Only the synthesis tensors differ between candidates, so each is scored by rendering with
+    its dequantized tensors and coding those tensors alone; the full stream is built once."""
+    from ..entropy import encode_tensors
+    from ..quantize import quantize
 
     h, w, c = image.shape
-    best = None
-    for bits in (6, 7, 8, 9, 10, 12):
-        data = build_stream(model, bits, c)
-        mse = float(np.mean((decode(data).astype(np.float64) - image) ** 2)) / 255 ** 2
-        cost = mse + lam * len(data) * 8 / (h * w)
-        if best is None or cost < best[0]:
-            best = (cost, data)
-    return best[1]
+    target = torch.from_numpy(image.astype(np.float32) / 255).permute(2, 0, 1)
+    with torch.no_grad():
+        ys = [y.cpu() for y in model.quantized("hard", 0.1)]
+        best = None
+        for bits in (6, 7, 8, 9, 10, 12):
+            qts = [quantize(t.detach().cpu().numpy(), bits) for t in model.syn]
+            syn = [torch.from_numpy(q.dequantize().reshape(t.shape)) for q, t in zip(qts, model.syn)]
+            x = synthesize(ys, syn, model.params, h, w)
+            mse = float(torch.mean(((x.clamp(0, 1) * 255).round() / 255 - target) ** 2))
+            payload = encode_tensors([q.q for q in qts], [bits] * len(qts))[1]
+            cost = mse + lam * len(payload) * 8 / (h * w)
+            if best is None or cost < best[0]:
+                best = (cost, bits)
+    return build_stream(model, best[1], c)
 
 
 def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
