@@ -148,6 +148,11 @@ def _pareto(plt, out: Path, points: list[dict]) -> list[str]:
     return lines + [""]
 
 
+def _pooled_label(r: dict) -> str:
+    rank = f" rank {r['rank']}" if "lowrank" in r["methods"] else ""
+    return f"{'+'.join(r['methods'])}{rank} {r['bits']}-bit"
+
+
 def report(out: Path) -> None:
     """Write README.md, baselines.png, pareto.png and pareto.json under ``out``."""
     import matplotlib
@@ -180,6 +185,12 @@ def report(out: Path) -> None:
     if small:
         lines += _rows("One hidden layer, QAT alone, after pruning (50%) or after distillation", small,
                        lambda r: f"{'+'.join(r['methods'])} {r['bits']}-bit")
+    pooled = [r for r in _load(out, "pooled") if r["methods"]]
+    floats = {r["model"]: r["accuracy"] for r in _load(out, "pooled") if not r["methods"]}
+    if pooled:
+        lines += _rows("Pooled inputs (DxWxI: I = 196 or 49 block means of the image), float accuracy "
+                       + ", ".join(f"{m} {a:.2f}%" for m, a in floats.items()), pooled,
+                       _pooled_label)
     fam = list(FAMILIES)
     points = [_point(f"baseline {r['depth']}x{r['width']} (float32 model file)", {**r, "bytes": r["model_bytes"]},
                      fam[0]) for r in base]
@@ -191,11 +202,12 @@ def report(out: Path) -> None:
     points += [_point(f"{'+'.join(r['methods'])} {r['bits']}-bit of {r['model']}", r, fam[2]) for r in small]
     points += [_point(f"{'+'.join(r['methods'])} rank {r['rank']} {r['bits']}-bit of {r['model']}"
                       + (f", {r['epochs']:g} epochs" if "epochs" in r else ""), r, fam[2]) for r in targets]
+    points += [_point(f"{_pooled_label(r)} of {r['model']}", r, fam[2]) for r in pooled]
     points += [_point("+".join(r["methods"]) + f" of {r['model']}", r, fam[4]) for r in combos if r["methods"]]
     if points:
         lines += _pareto(plt, out, points)
     parts = [("baselines", base), ("quant", quant), ("mcnc", manifold + knobs), ("distill", distilled), ("small", small),
-             ("targets", targets), ("combos", combos)]
+             ("targets", targets), ("combos", combos), ("pooled", _load(out, "pooled"))]
     lines += ["## Time per experiment", "", "Sum of the records' `seconds` (training and compression of each point; "
               "the 2-core machine was sometimes shared, so these are upper bounds).", "",
               "| part | points | seconds |", "|---|---|---|"]

@@ -13,6 +13,8 @@
              or distillation: points for the small-file targets
   targets    low-rank factors trained through a 2-3 bit quantizer (and distilled), aimed at the
              issue's small-file targets
+  pooled     MLPs on 2x2 or 4x4 block means of the image (196 or 49 inputs), then QAT, low rank
+             and distillation: the first layer shrinks 4x or 16x for the small-file targets
   combos     the seed combination study: every subset of distill, prune, low rank and
              quantization applied to one model (--base DxW), the best baseline as teacher
   all        every part above in order, then the report (the whole study, resumable: points
@@ -20,7 +22,7 @@
   report     tables and plots in bench/results/mnist/, and pareto.json (the front of test
              accuracy against real .mlpz bytes over every point measured)
 
-Usage: python bench/mlpzip_study.py all|baselines|quant|mcnc|distill|small|combos|targets|report [--data-dir DIR] [--seeds 0,1,2]
+Usage: python bench/mlpzip_study.py all|baselines|quant|mcnc|distill|small|combos|targets|pooled|report [--data-dir DIR] [--seeds 0,1,2]
            [--epochs 10] [--base 2x64] [--models bench-cache/mnist-models] [--out bench/results/mnist]
 Every point is measured on the decoded .mlpz (accuracy on the 10k MNIST test images, bytes of
 the real file); the records carry the command, the machine and the date.
@@ -236,6 +238,44 @@ def targets(args, data) -> None:
             _compressed_point("targets", key, config, tensors, options, data)
 
 
+# Pooled inputs (mlp.INPUT_POOLS): the first layer of a 784-input MLP is most of its file; the
+# means of 2x2 (196 inputs) or 4x4 (49) pixel blocks cut it 4x or 16x for a little accuracy.
+# (depth, width, inputs, methods, bits, rank); every model trains 10 epochs in float first.
+POOLED_RUNS = ((1, 16, 49, ["qat"], 2, 0), (1, 16, 49, ["qat"], 3, 0), (1, 24, 49, ["qat"], 2, 0),
+               (1, 32, 49, ["qat"], 2, 0), (1, 32, 49, ["distill", "qat"], 2, 0), (2, 32, 49, ["qat"], 2, 0),
+               (1, 32, 196, ["qat"], 2, 0), (1, 64, 196, ["qat"], 2, 0), (2, 64, 196, ["qat"], 2, 0),
+               (2, 64, 196, ["distill", "qat"], 2, 0), (2, 64, 196, ["lowrank", "qat"], 2, 16),
+               (2, 128, 196, ["lowrank", "qat"], 2, 16), (2, 128, 196, ["distill", "lowrank", "qat"], 3, 16),
+               (2, 256, 196, ["lowrank", "qat"], 3, 24), (2, 256, 196, ["distill", "lowrank", "qat"], 3, 24))
+
+
+def pooled(args, data) -> None:
+    from inrcodec import mlp, mlpzip
+
+    teacher_name, teacher = _teacher(args)
+    t, w = _kd()
+    (x, y), (xt, yt) = data
+    models: dict[tuple[int, int, int], list] = {}
+    for depth, width, inputs, methods, bits, rank in POOLED_RUNS:
+        config = mlp.MLPConfig(depth, width, inputs=inputs)
+        name = f"{depth}x{width}x{inputs}"
+        if not any(r.get("model") == name and r.get("methods") == [] for r in load("pooled")):
+            t0 = time.time()
+            models[(depth, width, inputs)] = tensors = mlpzip.train_model(config, x, y, args.epochs, args.seeds[0],
+                                                                          lr=3e-3)
+            append("pooled", {"model": name, "methods": [], "parameters": config.num_params(), "epochs": args.epochs,
+                              "accuracy": mlp.accuracy(tensors, xt, yt), "float_bytes": 4 * config.num_params(),
+                              "seconds": round(time.time() - t0, 1), **stamp()})
+        key = {"model": name, "methods": methods, "bits": bits, "rank": rank, "teacher": teacher_name}
+        if any(all(r.get(k) == v for k, v in key.items() if k != "teacher") for r in load("pooled")):
+            continue
+        if (depth, width, inputs) not in models:
+            models[(depth, width, inputs)] = mlpzip.train_model(config, x, y, args.epochs, args.seeds[0], lr=3e-3)
+        options = mlpzip.CompressOptions(methods, bits=bits, epochs=args.retrain_epochs, lr=1e-3, rank=rank or 16,
+                                         teacher=teacher, kd_temperature=t, kd_weight=w)
+        _compressed_point("pooled", key, config, models[(depth, width, inputs)], options, data)
+
+
 def combos(args, data) -> None:
     from inrcodec import mlp, mlpzip
 
@@ -259,7 +299,7 @@ def combos(args, data) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("part", choices=["all", "baselines", "quant", "mcnc", "distill", "small", "combos", "targets",
-                                     "report"])
+                                     "pooled", "report"])
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--epochs", type=float, default=10)
@@ -268,6 +308,7 @@ if __name__ == "__main__":
     ap.add_argument("--retrain-epochs", type=float, default=3)
     ap.add_argument("--base", default="2x64")
     ap.add_argument("--models", default="bench-cache/mnist-models")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     a = ap.parse_args()
     a.seeds = [int(s) for s in a.seeds.split(",")]
     OUT = Path(a.out)
@@ -280,10 +321,10 @@ if __name__ == "__main__":
 
         from inrcodec.datasets import mnist
 
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(a.threads)
         d = (mnist("train", a.data_dir), mnist("test", a.data_dir))
         parts = {"baselines": baselines, "quant": quant, "mcnc": mcnc, "distill": distill, "small": small,
-                 "combos": combos, "targets": targets}
+                 "combos": combos, "targets": targets, "pooled": pooled}
         for name in parts if a.part == "all" else [a.part]:  # all: every part in order (cached points skipped)
             parts[name](a, d)
         if a.part == "all":

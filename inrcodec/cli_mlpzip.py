@@ -52,6 +52,7 @@ def _emit(as_json: bool, quiet: bool, summary: dict[str, Any], text: str) -> Non
 def train(
     depth: int = typer.Option(..., "--depth", help="Hidden layers (1..64)."),
     width: int = typer.Option(..., "--width", help="Features per hidden layer (1..65535)."),
+    input_pool: int = typer.Option(1, "--input-pool", help="Average the 28x28 image over PxP blocks first: 1 (784 inputs), 2 (196) or 4 (49)."),
     epochs: float = typer.Option(10.0, "--epochs", help="Training epochs (Adam, cosine learning rate)."),
     seed: int = typer.Option(0, "--seed", help="Initialization and shuffling seed."),
     output: str = typer.Option(..., "-o", "--output", help="Model file to write (- for stdout)."),
@@ -69,13 +70,15 @@ def train(
 
         if not (1 <= depth <= 64 and 1 <= width <= 65535):
             raise OptionError("--depth must be in 1..64 and --width in 1..65535")
+        if input_pool not in (1, 2, 4):
+            raise OptionError(f"--input-pool must be 1, 2 or 4, got {input_pool}")
         if not 0 < epochs <= 1000:
             raise OptionError(f"--epochs must be in (0, 1000], got {epochs}")
         if as_json and output == "-":
             raise OptionError("--json and the model on stdout both use stdout; give -o FILE")
         check_output(output, force)
         (x, y), (xt, yt) = mnist("train", data_dir), mnist("test", data_dir)
-        config = mlp.MLPConfig(depth, width)
+        config = mlp.MLPConfig(depth, width, inputs=(28 // input_pool) ** 2)
         t0 = time.time()
         tensors = mlp.init_tensors(config, seed)
 
@@ -86,7 +89,8 @@ def train(
         data = mlp.to_bytes(config, tensors)
         write_output(output, data, force=force)
         acc = mlp.accuracy(tensors, xt, yt)
-        _emit(as_json, quiet, {"output": output, "depth": depth, "width": width, "parameters": config.num_params(),
+        _emit(as_json, quiet, {"output": output, "depth": depth, "width": width, "inputs": config.inputs,
+                               "parameters": config.num_params(),
                                "epochs": epochs, "seed": seed, "accuracy": acc, "bytes": len(data),
                                "seconds": round(time.time() - t0, 2)},
               f"{output}: {config.num_params()} parameters, test accuracy {acc:.2f}%")

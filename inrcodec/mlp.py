@@ -1,9 +1,12 @@
 """MNIST classifier MLPs: the network, test accuracy, and the plain model file (no training code:
 the ``.mlpz`` decoder uses this module; training lives in :mod:`inrcodec.mlpzip`).
 
-An MLP of depth D and width W is ``784 -> W -> ... -> W -> 10`` with D hidden ReLU layers
+An MLP of depth D and width W is ``I -> W -> ... -> W -> 10`` with D hidden ReLU layers
 (D + 1 linear layers). Its tensors, in order, are each layer's weight (out, in) then bias, as
-in the image codec. Inputs are the 28x28 pixels / 255, flattened row by row.
+in the image codec. The input count I says what the network sees (``INPUT_POOLS``): 784 is the
+28x28 pixels / 255 row by row; 196 and 49 are the means of 2x2 and 4x4 pixel blocks (14x14,
+7x7), a fixed structured pruning of the first layer that small files need (MNIST's strokes are
+wider than a pixel).
 
 Model files (``mlpzip train -o model.pt``) are a plain dict of ints, strings and tensors written
 by ``torch.save`` and read back with ``weights_only=True``: loading never unpickles our objects.
@@ -44,11 +47,21 @@ class MLPConfig:
         return sum(math.prod(s) for s in self.tensor_shapes())
 
 
-def inputs_of(images: np.ndarray):
-    """Float32 network inputs of uint8 (N, 28, 28) images, as a torch tensor (N, 784)."""
+INPUT_POOLS: dict[int, int] = {784: 1, 196: 2, 49: 4}  # input count -> side of the averaged pixel blocks
+
+
+def inputs_of(images: np.ndarray, inputs: int = 784):
+    """Float32 network inputs (N, ``inputs``) of uint8 (N, 28, 28) images, as a torch tensor:
+    pixels / 255, averaged over blocks for 196 or 49 inputs (``INPUT_POOLS``)."""
     import torch
 
-    return torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
+    if inputs not in INPUT_POOLS:
+        raise DataError(f"an MNIST MLP takes {', '.join(map(str, INPUT_POOLS))} inputs, not {inputs}")
+    p, n = INPUT_POOLS[inputs], len(images)
+    x = images.astype(np.float32) / 255.0
+    if p > 1:
+        x = x.reshape(n, 28 // p, p, 28 // p, p).mean(axis=(2, 4), dtype=np.float32)
+    return torch.from_numpy(np.ascontiguousarray(x.reshape(n, -1)))
 
 
 def forward(tensors: list, x):
@@ -98,7 +111,7 @@ def accuracy(tensors: list, images: np.ndarray, labels: np.ndarray, batch: int =
 
     ts = [torch.as_tensor(np.asarray(t, dtype=np.float32)) if not isinstance(t, torch.Tensor) else t.detach()
           for t in tensors]
-    x, y = inputs_of(images), torch.from_numpy(labels.astype(np.int64))
+    x, y = inputs_of(images, ts[0].shape[1]), torch.from_numpy(labels.astype(np.int64))
     correct = 0
     with torch.no_grad():
         for s in range(0, len(x), batch):

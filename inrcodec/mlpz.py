@@ -31,7 +31,7 @@ MAX_GENERATOR_WORK = 1 << 36  # multiply-adds to expand a manifold (seconds on 2
 HEADER_FIELDS: list[Field] = [
     Field("magic", "3s", 'b"MLZ"'),
     Field("version", "B", "format version", choices=(VERSION,)),
-    Field("inputs", "H", "input features (784 for MNIST)", 1),
+    Field("inputs", "H", "input features (MNIST: 784 pixels, or 196/49 block means)", 1),
     Field("classes", "B", "output classes (10 for MNIST)", 2),
 ]
 # Which techniques made the file (a bit each; informational, the layout says how to decode).

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import OptionError
-from .mlp import MLPConfig, forward
+from .mlp import MLPConfig, forward, inputs_of
 
 ORDER = ["distill", "prune", "lowrank", "mcnc", "quant", "qat"]
 IMPLEMENTED = {"distill", "prune", "lowrank", "mcnc", "quant", "qat"}
@@ -120,16 +120,16 @@ def train(tensors: list, images: np.ndarray, labels: np.ndarray, epochs: float, 
 
     ``transform(tensors) -> tensors`` maps the trained parameters to the network's (e.g. a
     quantizer); ``parameters`` are what Adam updates (default ``tensors``); ``loss_fn(logits,
-    labels, inputs)`` defaults to cross-entropy. ``on_epoch(epoch, mean loss)`` reports after every epoch.
+    labels, uint8 images of the batch)`` defaults to cross-entropy. ``on_epoch(epoch, mean loss)`` reports after every epoch.
     """
     import torch
-
-    from .mlp import inputs_of
 
     params = parameters if parameters is not None else tensors
     for p in params:
         p.requires_grad_(True)
-    x, y = inputs_of(images), torch.from_numpy(labels.astype(np.int64))
+    with torch.no_grad():  # the input count is the network's (a pooled MLP sees 196 or 49 features)
+        features = (transform(tensors) if transform else tensors)[0].shape[1]
+    x, y = inputs_of(images, features), torch.from_numpy(labels.astype(np.int64))
     gen = torch.Generator().manual_seed(seed + 1)
     per_epoch = math.ceil(len(x) / batch)
     total = max(1, round(epochs * per_epoch))
@@ -142,7 +142,8 @@ def train(tensors: list, images: np.ndarray, labels: np.ndarray, epochs: float, 
             idx = order[s:s + batch]
             net = transform(tensors) if transform else tensors
             logits = forward(net, x[idx])
-            loss = loss_fn(logits, y[idx], x[idx]) if loss_fn else torch.nn.functional.cross_entropy(logits, y[idx])
+            loss = (loss_fn(logits, y[idx], images[idx.numpy()]) if loss_fn
+                    else torch.nn.functional.cross_entropy(logits, y[idx]))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -220,9 +221,9 @@ def distillation_loss(options: CompressOptions) -> Callable:
     teacher = [torch.as_tensor(np.asarray(t, dtype=np.float32)) for t in options.teacher]
     t, w = options.kd_temperature, options.kd_weight
 
-    def loss_fn(logits, labels, x):
-        with torch.no_grad():
-            soft = torch.softmax(forward(teacher, x) / t, dim=1)
+    def loss_fn(logits, labels, images):
+        with torch.no_grad():  # the teacher sees its own inputs (it may pool differently)
+            soft = torch.softmax(forward(teacher, inputs_of(images, teacher[0].shape[1])) / t, dim=1)
         kd = torch.nn.functional.kl_div(torch.log_softmax(logits / t, dim=1), soft, reduction="batchmean")
         return (1 - w) * torch.nn.functional.cross_entropy(logits, labels) + w * t * t * kd
 

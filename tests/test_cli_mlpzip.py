@@ -52,9 +52,27 @@ def test_damaged_files_exit_1_with_one_line_and_no_output(tmp_path, capsys, dama
 def test_usage_errors_exit_2(tmp_path, capsys):
     model = tmp_path / "m.pt"
     for args in (("train", "--depth", 0, "--width", 8, "-o", model),
+                 ("train", "--depth", 1, "--width", 8, "--input-pool", 3, "-o", model),
                  ("compress", model, "-o", tmp_path / "x.mlpz", "--method", "mcnc,prune"),
                  ("compress", model, "-o", tmp_path / "x.mlpz", "--method", "distill"),  # no --teacher
                  ("compress", model, "-o", tmp_path / "x.mlpz", "--method", "prune", "--sparsity", 1),
                  ("compress", model, "-o", tmp_path / "x.mlpz", "--bits", 17)):
         rc, _, err = cli(capsys, "mlpzip", *args)
         assert rc == 2 and one_error_line(err)
+
+
+def test_pooled_inputs_train_compress_and_evaluate_with_a_distilled_student(tmp_path, capsys, mnist_dir):
+    """A 49-input MLP (4x4 block means) goes through the chain; a 784-input teacher still sees pixels."""
+    teacher, model, packed = tmp_path / "t.pt", tmp_path / "m.pt", tmp_path / "m.mlpz"
+    assert cli(capsys, "mlpzip", "train", "--depth", 1, "--width", 8, "--epochs", 0.05, "-o", teacher,
+               "--data-dir", mnist_dir)[0] == 0
+    rc, out, _ = cli(capsys, "mlpzip", "train", "--depth", 1, "--width", 32, "--input-pool", 4, "--epochs", 0.3,
+                     "-o", model, "--data-dir", mnist_dir, "--json")
+    trained = json.loads(out)
+    assert rc == 0 and trained["inputs"] == 49 and trained["parameters"] == 49 * 32 + 32 + 32 * 10 + 10
+    rc, out, _ = cli(capsys, "mlpzip", "compress", model, "-o", packed, "--method", "distill,quant", "--bits", 8,
+                     "--teacher", teacher, "--epochs", 0.05, "--data-dir", mnist_dir, "--json")
+    summary = json.loads(out)
+    assert rc == 0 and trained["accuracy"] > 50 and summary["accuracy"] > 50
+    rc, out, _ = cli(capsys, "mlpzip", "eval", packed, "--data-dir", mnist_dir, "--json")
+    assert rc == 0 and json.loads(out)["accuracy"] == summary["accuracy"]

@@ -112,3 +112,13 @@ def test_mcnc_trains_on_the_manifold_and_round_trips(subset):
     _, decoded = mlpz.decode(result.data)
     assert all(np.array_equal(a, b) for a, b in zip(decoded, result.tensors))
     assert mlp.accuracy(decoded, *subset[1]) > 15 and len(result.data) < n * 9 * 2 + 200  # chance: 10%
+
+
+def test_pooled_inputs_are_block_means_and_other_counts_are_refused():
+    images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28) % 251
+    x = mlp.inputs_of(images, 196).numpy().reshape(2, 14, 14)
+    assert x.dtype == np.float32 and np.allclose(x[1, 3, 5], images[1, 6:8, 10:12].mean() / 255)
+    assert mlp.inputs_of(images, 49).shape == (2, 49)
+    assert torch.equal(mlp.inputs_of(images), mlp.inputs_of(images, 784))
+    with pytest.raises(DataError, match="784, 196, 49"):
+        mlp.inputs_of(images, 100)
