@@ -33,6 +33,7 @@ ARM_INIT_LOG_SCALE = -2.0  # a short run cannot afford to learn the scale from 1
 DEFAULT_LATENT_LR = 0.05
 _OPTION_KEYS = set(DEFAULTS) | {"lam", "lr", "lr_latents"}
 _HARD_FROM = 0.8  # fraction of the run after which latents are hard-rounded
+_T_START, _T_END = 0.3, 0.1  # soft-rounding temperature, annealed linearly until _HARD_FROM
 _CONTROL_TICKS = 20  # lambda corrections per run (the rate answers lambda only after many steps)
 _CONTROL_FROM = 0.2  # progress before which the rate is not yet representative
 _CONTROL_MAX_STEP = 0.2  # largest change of log(lambda) per correction
@@ -233,7 +234,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     def loss_fn(progress: float):
         state["step"] += 1
         hard = progress >= _HARD_FROM
-        temperature = 0.3 - 0.2 * min(1.0, progress / _HARD_FROM)
+        temperature = _T_START + (_T_END - _T_START) * min(1.0, progress / _HARD_FROM)
         x, bits = model.forward("hard" if hard else "noise", temperature)
         tick = int(progress * _CONTROL_TICKS)
         if latent_target is not None and progress >= _CONTROL_FROM and tick != state["tick"]:
@@ -266,6 +267,10 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     with torch.no_grad():
         for t, best in zip(model.tensors(), result.best):
             t.copy_(best)
+    with torch.no_grad():  # what training reached, before the networks are quantized (for diagnosis)
+        x, bits = model.forward("hard")
+        mse = float(torch.mean(((x.clamp(0, 1) * 255).round() / 255 - target) ** 2))
+    fit = {"fit_psnr": round(10 * math.log10(1 / max(mse, 1e-12)), 3), "fit_latent_bpp": round(float(bits) / pixels, 5)}
     data = _choose_stream(model, image, state["lam"])
     extra = 0
     while budget is not None and len(data) * 8 > budget * pixels and extra < 3:
@@ -284,6 +289,6 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
                         f"(best: {len(data) * 8 / pixels:.4f} bpp)")
     config = (f"{params['levels']} grids from 1/{2 ** params['first_level']}, synthesis {params['syn_layers']}x"
               f"{params['syn_width']} + {params['res_convs']} 3x3, ARM {params['context']}->{params['arm_width']}")
-    details = {"lambda": state["lam"], "extra_rounds": extra, "rate_trace": trace}
+    details = {"lambda": state["lam"], "extra_rounds": extra, "rate_trace": trace, **fit}
     return Fitted(data=data, config=config, steps=result.steps, best_step=result.best_step, restarts=result.restarts,
                   warnings=warnings, details=details)
