@@ -3,6 +3,10 @@
 A record is one (image, codec, setting): ``setting`` is ``q=<quality>`` for a sweep point or
 ``target=<bpp>`` for the largest quality whose file fits that budget. Records are appended to
 ``<out>/cache/<codec>/<image>.jsonl``; an interrupted run resumes where it stopped.
+Units (one codec on one image; one of our methods on one image at one rate) are pure work:
+they get the image's bytes and the records already cached, and return their new records and
+streams, which the driver alone writes. So units run the same in-process, in a local process
+pool or on a Ray cluster without a shared filesystem (``executor``).
 A codec that is missing or fails on an image is reported and skipped, never fatal; a name
 that is no codec or method at all is a usage error. Our methods come from the method registry
 (:mod:`inrcodec.methods`): each method module says which bench names it answers to.
@@ -45,6 +49,8 @@ class BenchOptions:
     dataset: str = "kodak"
     device: str = "cpu"  # where our methods train; not "cpu" adds the device to the cache key
     provenance: dict[str, str] = field(default_factory=dict)  # command, machine, date: stamped on new records
+    executor: str = "local"  # local (process pool) or ray
+    address: str | None = None  # Ray cluster to join (else $RAY_ADDRESS, else a local Ray instance)
 
 
 @dataclass
@@ -61,6 +67,44 @@ class Unit:
     threads: int | None = None  # torch threads for our methods (1 when several jobs share the cores)
     device: str = "cpu"
     provenance: dict[str, str] = field(default_factory=dict)
+    cached: dict[str, dict[str, Any]] = field(default_factory=dict)  # setting -> record, filled by the driver
+    image_bytes: bytes = b""  # filled by the driver: workers need no shared filesystem
+    streams_in: dict[str, bytes] = field(default_factory=dict)  # cached streams a unit re-reads (MS-SSIM backfill)
+
+    def cache_codec(self) -> str:
+        """The codec name of this unit's cache file."""
+        return f"{self.codec}-{self.method_tag}" if self.method_tag else self.codec
+
+    def label(self) -> str:
+        """What progress lines call this unit."""
+        rate = f" at {self.rates[0]:g} bpp" if self.method_tag and len(self.rates) == 1 else ""
+        return f"{self.codec} {self.image.name}{rate}"
+
+
+@dataclass
+class Outcome:
+    """What a unit gives back: every record of it (cached ones too), the records to append to
+    the cache, and the streams to write (path relative to the output directory -> bytes)."""
+
+    records: list[dict[str, Any]]
+    new: list[dict[str, Any]] = field(default_factory=list)
+    streams: dict[str, bytes] = field(default_factory=dict)
+
+
+class _Pending:
+    """A unit's view of its cache: the driver's records, plus what the unit adds (kept in memory)."""
+
+    def __init__(self, unit: Unit):
+        self.records, self.provenance, self.new = dict(unit.cached), unit.provenance, []
+
+    def get(self, setting: str) -> dict[str, Any] | None:
+        return self.records.get(setting)
+
+    def put(self, record: dict[str, Any]) -> dict[str, Any]:
+        record = record | self.provenance
+        self.records[record["setting"]] = record
+        self.new.append(record)
+        return record
 
 
 class _Cache:
@@ -69,8 +113,7 @@ class _Cache:
     Appending a line is the commit point; a torn last line (a killed run) is ignored on load.
     """
 
-    def __init__(self, out: Path, codec: str, image: str, provenance: dict[str, str] | None = None):
-        self.provenance = provenance or {}
+    def __init__(self, out: Path, codec: str, image: str):
         self.path = out / "cache" / codec.replace(":", "_") / f"{image}.jsonl"
         self.records: dict[str, dict[str, Any]] = {}
         if self.path.exists():
@@ -85,7 +128,7 @@ class _Cache:
         return self.records.get(setting)
 
     def put(self, record: dict[str, Any]) -> dict[str, Any]:
-        record = record | self.provenance
+        """Append ``record`` as it is (units stamp the provenance)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as f:
             f.write(json.dumps(record) + "\n")
@@ -104,19 +147,19 @@ def _measure(image: np.ndarray, decoded: np.ndarray, nbytes: int) -> dict[str, A
     return {"bytes": nbytes, "bpp": nbytes * 8 / pixels, "psnr": psnr(image, decoded), "ms_ssim": ms_ssim(rgb, rgb_dec)}
 
 
-def _run_classic(unit: Unit) -> list[dict[str, Any]]:
+def _run_classic(unit: Unit) -> Outcome:
     import torch
 
     from .baselines import available_codecs
 
     torch.set_num_threads(1)
     codec = available_codecs()[0][unit.codec]
-    image = decode_image_bytes(unit.image.read_bytes(), unit.image.name)
+    image = decode_image_bytes(unit.image_bytes, unit.image.name)
     name = unit.image.stem
     base = {"image": name, "codec": unit.codec, "family": codec.family, "kind": "classic", "config": codec.config,
             "width": image.shape[1], "height": image.shape[0]}
     records = []
-    cache = _Cache(unit.out, unit.codec, name, unit.provenance)
+    cache = _Pending(unit)
     sweep: dict[int, float] = {}
     for q in codec.qualities:
         rec = _with_ms_ssim(cache, cache.get(f"q={q}"), codec, image)
@@ -151,10 +194,10 @@ def _run_classic(unit: Unit) -> list[dict[str, Any]]:
             rec = base | {"setting": f"target={rate}", "quality": q, "target": rate} | _measure(
                 image, decoded, len(data))
         records.append(cache.put(rec))
-    return records
+    return Outcome(records, cache.new)
 
 
-def _with_ms_ssim(cache: _Cache, rec: dict[str, Any] | None, codec, image: np.ndarray) -> dict[str, Any] | None:
+def _with_ms_ssim(cache: _Pending, rec: dict[str, Any] | None, codec, image: np.ndarray) -> dict[str, Any] | None:
     """A cached classic record, given its MS-SSIM if it lacks one (re-running the codec at the
     record's quality, which is deterministic)."""
     if rec is None or rec.get("ms_ssim") is not None or rec.get("quality") is None or rec.get("bpp") is None:
@@ -195,7 +238,7 @@ def our_options(name: str, rate: float, effort: str, steps: int | None, device: 
                                   device=device)
 
 
-def _run_ours(unit: Unit) -> list[dict[str, Any]]:
+def _run_ours(unit: Unit) -> Outcome:
     import torch
 
     from .decoder import decode
@@ -204,14 +247,15 @@ def _run_ours(unit: Unit) -> list[dict[str, Any]]:
 
     if unit.threads:
         torch.set_num_threads(unit.threads)
-    image = decode_image_bytes(unit.image.read_bytes(), unit.image.name)
+    image = decode_image_bytes(unit.image_bytes, unit.image.name)
     name = unit.image.stem
-    codec = f"{unit.codec}-{unit.method_tag}"
+    codec = unit.cache_codec()
     records = []
-    cache = _Cache(unit.out, codec, name, unit.provenance)
+    streams: dict[str, bytes] = {}
+    cache = _Pending(unit)
     for rate in unit.rates:
         if cache.get(f"target={rate}") is not None:
-            records.append(_ours_with_ms_ssim(cache, cache.get(f"target={rate}"), unit.out, image))
+            records.append(_ours_with_ms_ssim(cache, cache.get(f"target={rate}"), unit.streams_in, image))
             continue
         base = {"image": name, "codec": codec, "family": unit.codec, "kind": "ours", "setting": f"target={rate}",
                 "target": rate, "width": image.shape[1], "height": image.shape[0]}
@@ -220,30 +264,30 @@ def _run_ours(unit: Unit) -> list[dict[str, Any]]:
         except DataError as exc:
             rec = base | {"bpp": None, "psnr": None, "error": str(exc)}
         else:
-            stream = unit.out / "streams" / codec / f"{name}-{rate}.inr"
-            stream.parent.mkdir(parents=True, exist_ok=True)
-            stream.write_bytes(res.data)
+            stream = f"streams/{codec}/{name}-{rate}.inr"
+            streams[stream] = res.data
             t0 = time.perf_counter()
             decoded = decode(res.data)
             rec = base | {"quality": None, "encode_s": res.seconds, "decode_s": time.perf_counter() - t0,
                           "steps": res.steps, "config": f"{res.config}, {res.steps} steps",
                           "device": _device_name(unit.device), "best_step": res.best_step,
                           "restarts": res.restarts, "warnings": res.warnings,
-                          "stream": str(stream.relative_to(unit.out))} | {
+                          "stream": stream} | {
                 k: res.details[k] for k in ("architecture", "bits") if k in res.details} | _measure(
                 image, decoded, len(res.data))
         records.append(cache.put(rec))
-    return records
+    return Outcome(records, cache.new, streams)
 
 
-def _ours_with_ms_ssim(cache: _Cache, rec: dict[str, Any], out: Path, image: np.ndarray) -> dict[str, Any]:
+def _ours_with_ms_ssim(cache: _Pending, rec: dict[str, Any], streams: dict[str, bytes], image: np.ndarray
+                       ) -> dict[str, Any]:
     """A cached record of ours, given its MS-SSIM from its stored stream when it lacks one
     (records made before streams were kept have none, and stay without)."""
     from .decoder import decode
 
-    if rec.get("ms_ssim") is not None or not rec.get("stream") or not (out / rec["stream"]).exists():
+    if rec.get("ms_ssim") is not None or rec.get("stream") not in streams:
         return rec
-    value = _measure(image, decode((out / rec["stream"]).read_bytes()), rec["bytes"])["ms_ssim"]
+    value = _measure(image, decode(streams[rec["stream"]]), rec["bytes"])["ms_ssim"]
     return rec if value is None else cache.put(rec | {"ms_ssim": value})
 
 
@@ -255,15 +299,15 @@ def _device_name(device: str) -> str:
     return "cpu"
 
 
-def _run_learned(unit: Unit) -> list[dict[str, Any]]:
+def _run_learned(unit: Unit) -> Outcome:
     from .learned import QUALITIES, run_live
 
-    image = decode_image_bytes(unit.image.read_bytes(), unit.image.name)
+    image = decode_image_bytes(unit.image_bytes, unit.image.name)
     if image.shape[2] != 3:
         raise ValueError("CompressAI models take RGB images only")
     model = unit.codec.removeprefix("compressai:")
     records = []
-    cache = _Cache(unit.out, unit.codec, unit.image.stem, unit.provenance)
+    cache = _Pending(unit)
     for q in QUALITIES[model]:
         if cache.get(f"q={q}") is None:
             t0 = time.perf_counter()
@@ -274,10 +318,10 @@ def _run_learned(unit: Unit) -> list[dict[str, Any]]:
                    "height": image.shape[0]} | _measure(image, decoded, nbytes)
             cache.put(rec)
         records.append(cache.get(f"q={q}"))
-    return records
+    return Outcome(records, cache.new)
 
 
-def _run_unit(unit: Unit) -> list[dict[str, Any]]:
+def _run_unit(unit: Unit) -> Outcome:
     if unit.method_tag:
         return _run_ours(unit)
     if unit.codec.startswith("compressai:"):
@@ -309,46 +353,120 @@ def plan_units(options: BenchOptions) -> tuple[list[Unit], dict[str, str]]:
     tag = f"steps{options.steps}" if options.steps else options.effort
     if options.device != "cpu":
         tag += f"-{options.device.split(':')[0]}"  # GPU runs never share a cache entry with CPU runs
-    threads = 1 if options.jobs > 1 else None
-    for m in options.methods:
-        units += [Unit(m, img, options.rates, options.out, tag, options.steps, options.effort, threads,
-                       options.device) for img in options.images]
+    threads = 1 if options.jobs > 1 or options.executor == "ray" else None
+    for m in options.methods:  # one unit per rate: a unit is minutes, and the driver saves each as it ends
+        units += [Unit(m, img, [rate], options.out, tag, options.steps, options.effort, threads, options.device)
+                  for img in options.images for rate in options.rates]
     for u in units:
         u.provenance = options.provenance
     return units, skipped
+
+
+def _load_unit(unit: Unit) -> Unit:
+    """The unit with what its worker needs from the driver's disk: image bytes, cached records,
+    and the stored streams of cached records of ours that still lack an MS-SSIM."""
+    unit.image_bytes = unit.image.read_bytes()
+    unit.cached = dict(_Cache(unit.out, unit.cache_codec(), unit.image.stem).records)
+    for rec in unit.cached.values():
+        path = unit.out / rec["stream"] if rec.get("stream") else None
+        if rec.get("ms_ssim") is None and path is not None and path.exists():
+            unit.streams_in[rec["stream"]] = path.read_bytes()
+    return unit
+
+
+def _save(unit: Unit, outcome: Outcome) -> None:
+    """Write a unit's streams (atomically) and then append its new records: a record never names
+    a stream that is not on disk."""
+    for rel, data in outcome.streams.items():
+        path = unit.out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    cache = _Cache(unit.out, unit.cache_codec(), unit.image.stem)
+    for rec in outcome.new:
+        cache.put(rec)
 
 
 def run(options: BenchOptions, on_unit: Callable[[int, int, Unit, str | None], None] | None = None
         ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Run (or load from cache) every unit. Returns records and {what: why} for failures/skips."""
     check_names(options.codecs, options.methods, options.rates)
+    check_executor(options.executor)
     units, problems = plan_units(options)
     records: list[dict[str, Any]] = []
     done = 0
-    def collect(results) -> None:
-        nonlocal done
-        for unit, (recs, error) in results:
-            done += 1
-            records.extend(recs)
-            if error:
-                problems[f"{unit.codec} on {unit.image.name}"] = error
-            if on_unit:
-                on_unit(done, len(units), unit, error)
 
-    if options.jobs <= 1:
-        collect((u, _safe(u)) for u in units)
+    def collect(unit: Unit, outcome: Outcome | None, error: str | None) -> None:
+        nonlocal done
+        done += 1
+        if outcome is not None:
+            _save(unit, outcome)
+            records.extend(outcome.records)
+        if error:
+            problems[f"{unit.codec} on {unit.image.name}"] = error
+        if on_unit:
+            on_unit(done, len(units), unit, error)
+
+    if options.executor == "ray":
+        _run_on_ray(units, options, collect)
+    elif options.jobs <= 1:
+        for u in units:
+            collect(u, *_safe(_load_unit(u)))
     else:
         with ProcessPoolExecutor(options.jobs) as pool:
-            futures = {pool.submit(_safe, u): u for u in units}
-            collect((futures[f], f.result()) for f in as_completed(futures))
+            futures = {pool.submit(_safe, _load_unit(u)): u for u in units}
+            for f in as_completed(futures):
+                collect(futures[f], *f.result())
     return records, problems
 
 
-def _safe(unit: Unit) -> tuple[list[dict[str, Any]], str | None]:
+def check_executor(executor: str) -> None:
+    """OptionError for an unknown executor, or for ray when Ray is not installed."""
+    if executor not in ("local", "ray"):
+        raise OptionError(f"--executor must be local or ray, got {executor!r}")
+    if executor == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise OptionError("--executor ray needs Ray: pip install 'inrcodec[cluster]'")
+
+
+def _run_on_ray(units: list[Unit], options: BenchOptions, collect: Callable) -> None:
+    """Every unit as a Ray task: one CPU each (plus one GPU for ours with --device cuda); results
+    come back to this process, which writes them. A local Ray instance is started when no
+    cluster address is given (``options.address``, else ``$RAY_ADDRESS``)."""
+    import ray
+
+    address = options.address or os.environ.get("RAY_ADDRESS") or None
+    started = not ray.is_initialized()
+    if started:
+        local = {} if address else {"num_cpus": options.jobs, "include_dashboard": False}
+        ray.init(address=address, log_to_driver=False, **local)
+    try:
+        task = ray.remote(_safe)
+        pending = {}
+        for u in units:
+            gpus = 1 if u.method_tag and u.device.startswith("cuda") else 0
+            pending[task.options(num_cpus=u.threads or 1, num_gpus=gpus).remote(_load_unit(u))] = u
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            unit = pending.pop(ready[0])
+            try:
+                outcome, error = ray.get(ready[0])
+            except Exception as exc:  # noqa: BLE001 -- a lost worker fails its unit, not the run
+                outcome, error = None, f"{type(exc).__name__}: {exc}"
+            collect(unit, outcome, error)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _safe(unit: Unit) -> tuple[Outcome | None, str | None]:
     try:
         return _run_unit(unit), None
     except Exception as exc:  # noqa: BLE001 -- one codec failing on one image must not end the run
-        return [], f"{type(exc).__name__}: {exc}"
+        return None, f"{type(exc).__name__}: {exc}"
 
 
 def cached_records(out: Path) -> list[dict[str, Any]]:

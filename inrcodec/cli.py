@@ -190,7 +190,9 @@ def bench(
     methods: str = typer.Option("", "--methods", help="Our methods too, e.g. coin,coin-paper,coin8 ('--methods list' shows every method and variant). Minutes per image and rate."),
     effort: str = typer.Option("fast", "--effort", help="Effort preset for our methods."),
     steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Exact training steps for our methods."),
-    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Parallel jobs (0 = one per core)."),
+    jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Parallel jobs (0 = one per core; with ray and no --address: the local instance's CPUs)."),
+    executor: str = typer.Option("local", "--executor", help="local (a process pool) or ray (a Ray cluster, or a local Ray instance without --address)."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (else $RAY_ADDRESS; else a local instance)."),
     device: str = typer.Option("cpu", "--device", help="Where our methods train (cpu, cuda); GPU results are cached apart."),
     out: Optional[str] = typer.Option(None, "--out", help="Output directory (default bench-results/<target name>)."),
     report_only: bool = typer.Option(False, "--report-only", help="Rebuild the reports from every cached result in --out; run nothing."),
@@ -227,18 +229,19 @@ def bench(
         else:
             codec_list, method_list = [c for c in codecs.split(",") if c], [m for m in methods.split(",") if m]
             benchmark.check_names(codec_list, method_list, rate_list)
+            benchmark.check_executor(executor)
             paths = benchmark.select_images(target, data_dir, images)
             opts = benchmark.BenchOptions(
                 images=paths, out=out_dir, codecs=codec_list, methods=method_list, rates=rate_list, effort=effort,
                 steps=steps, jobs=jobs or benchmark.default_jobs(), dataset=target, device=device,
-                provenance=benchmark.provenance(command))
+                provenance=benchmark.provenance(command), executor=executor, address=address)
             t0 = time.perf_counter()
 
             def progress(done: int, total: int, unit, error: str | None) -> None:
                 if not quiet:
                     spent = time.perf_counter() - t0
                     status = f"failed: {error}" if error else "ok"
-                    sys.stderr.write(f"[{done}/{total}] {unit.codec} {unit.image.name} {status} "
+                    sys.stderr.write(f"[{done}/{total}] {unit.label()} {status} "
                                      f"({spent:.0f} s, eta {spent / done * (total - done):.0f} s)\n")
 
             records, problems = benchmark.run(opts, progress)

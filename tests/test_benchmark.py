@@ -102,3 +102,32 @@ def test_bench_names_resolve_through_the_method_registry():
     assert (o.method, o.bpp, o.method_options) == ("coin", 0.3, {"bits": 8, "uniform_bits": False})
     assert our_options("coin8u", 0.3, "fast", 10).method_options["uniform_bits"] is True
     assert resolve_method("coin17", 0.3) is None and resolve_method("jpeg", 0.3) is None
+
+
+def _comparable(records: list[dict]) -> list[dict]:
+    """Records without what differs between two runs of the same work (times, provenance)."""
+    drop = {"encode_s", "decode_s", "command", "machine", "date"}
+    return sorted(({k: v for k, v in r.items() if k not in drop} for r in records),
+                  key=lambda r: (r["codec"], r["image"], r["setting"]))
+
+
+def test_ray_executor_gives_the_local_executors_records(folder, tmp_path):
+    """A local Ray instance runs the units; the driver writes the same cache, streams included."""
+    pytest.importorskip("ray")
+    images = sorted(folder.iterdir())
+    common = dict(images=images, codecs=["jpeg", "webp"], methods=["coin"], rates=[2.0], steps=20, jobs=2)
+    local, problems = run(BenchOptions(out=tmp_path / "local", **common))
+    assert not problems
+    on_ray, problems = run(BenchOptions(out=tmp_path / "ray", executor="ray", **common))
+    assert not problems
+    classic = [r for r in local if r["kind"] == "classic"]
+    assert _comparable(classic) == _comparable([r for r in on_ray if r["kind"] == "classic"])
+    ours = [r for r in on_ray if r["kind"] == "ours"]
+    assert len(ours) == 2 and all((tmp_path / "ray" / r["stream"]).stat().st_size == r["bytes"] for r in ours)
+    again, _ = run(BenchOptions(out=tmp_path / "ray", executor="ray", **common))  # resumes: nothing re-run
+    assert _comparable(again) == _comparable(on_ray)
+
+
+def test_unknown_executor_is_a_usage_error(folder, tmp_path):
+    with pytest.raises(OptionError, match="executor must be local or ray"):
+        run(BenchOptions(images=[folder / "a.png"], out=tmp_path / "o", codecs=["webp"], executor="slurm"))
