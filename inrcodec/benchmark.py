@@ -497,20 +497,20 @@ def check_names(codecs: list[str], methods: list[str], rates: list[float]) -> No
 
 
 def select_images(target: str, data_dir: str | None, images: str | None) -> list[Path]:
-    """The images of a bench target: ``kodak`` (verified, see datasets) or a folder, filtered by
-    ``images`` (comma list of names, or N for the first N)."""
-    from .datasets import image_folder, kodak
+    """The images of a bench target: ``kodak`` or ``bsds500-test`` (verified, see datasets) or a
+    folder, filtered by ``images`` (comma list of names, or N for the first N)."""
+    from .datasets import bsds500_test, image_folder, kodak
 
     names = images.split(",") if images and not images.isdigit() else None
     if target == "kodak":
         paths = kodak(data_dir, names=names)
-    elif Path(target).is_dir():
-        paths = image_folder(target)
+    elif target in ("bsds500-test", "bsds500") or Path(target).is_dir():
+        paths = bsds500_test(data_dir) if target.startswith("bsds500") else image_folder(target)
         if names:
             wanted = set(names)
             paths = [p for p in paths if p.stem in wanted or p.name in wanted]
     else:
-        raise OptionError(f"bench target must be 'kodak' or a folder of images, got {target!r}")
+        raise OptionError(f"bench target must be kodak, bsds500-test or a folder of images, got {target!r}")
     if images and images.isdigit():
         paths = paths[: int(images)]
     if not paths:

@@ -182,8 +182,8 @@ def info(
 
 @app.command()
 def bench(
-    target: Optional[str] = typer.Argument(None, help="kodak, or a folder of images."),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Local Kodak copy (else $INRCODEC_DATA, cache, download)."),
+    target: Optional[str] = typer.Argument(None, help="kodak, bsds500-test (the 200 BSDS500 test photos), or a folder of images."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Local copy of the dataset (else $INRCODEC_DATA, cache, download)."),
     images: Optional[str] = typer.Option(None, "--images", help="Comma list (kodim01,kodim05) or N for the first N."),
     rates: str = typer.Option("0.07,0.15,0.3,0.6,1.2", "--rates", help="Target bpp list."),
     codecs: str = typer.Option("jpeg,jpeg2000,webp,avif,heic,jxl,compressai", "--codecs", help="Codec families (empty for none)."),
@@ -210,7 +210,7 @@ def bench(
             sys.stdout.write(benchmark.describe_methods())
             return
         if target is None:
-            raise OptionError("bench needs a target: kodak, or a folder of images")
+            raise OptionError("bench needs a target: kodak, bsds500-test, or a folder of images")
         try:
             rate_list = [float(r) for r in rates.split(",") if r]
         except ValueError:

@@ -1,7 +1,8 @@
-"""Datasets: Kodak and MNIST from a local directory or a checksummed download; any folder of images.
+"""Datasets: Kodak, the BSDS500 test photos and MNIST from a local directory or a checksummed
+download; any folder of images.
 
 Where files come from, in order: the ``data_dir`` argument, the ``INRCODEC_DATA`` environment
-variable (a directory holding ``kodak/`` or ``mnist/``, or the files themselves), the user cache
+variable (a directory holding ``kodak/``, ``bsds500/test/`` or ``mnist/``, or the files themselves), the user cache
 (``~/.cache/inrcodec/<dataset>``), and only then a download from the original source (never
 when a directory was named). Every file is checked against the SHA256 sums shipped in
 ``inrcodec/data/<dataset>.sha256``.
@@ -23,6 +24,9 @@ from .errors import DataError
 
 KODAK_URL = "https://r0k.us/graphics/kodak/kodak/{name}"
 MNIST_URL = "https://storage.googleapis.com/cvdf-datasets/mnist/{name}"
+# The Berkeley release of BSDS500 is one archive; only its 200 test photos are extracted.
+BSDS500_URL = "https://www2.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/BSR/BSR_bsds500.tgz"
+BSDS500_TEST_MEMBER = "BSR/BSDS500/data/images/test/"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -50,10 +54,12 @@ def _sha256(path: Path) -> str:
 
 
 def _candidate_dirs(dataset: str, data_dir: str | os.PathLike | None) -> list[Path]:
+    """``dataset`` is a relative folder such as ``kodak`` or ``bsds500/test``."""
     dirs = []
+    parts = Path(dataset).parts
     for base in (data_dir, os.environ.get("INRCODEC_DATA")):
         if base:
-            dirs += [Path(base) / dataset, Path(base)]
+            dirs += [Path(base, *parts[k:]) for k in range(len(parts))] + [Path(base)]
     dirs.append(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "inrcodec" / dataset)
     return dirs
 
@@ -62,7 +68,8 @@ def _verified_files(dataset: str, wanted: list[str], sums: dict[str, str], url: 
                     data_dir: str | os.PathLike | None, download: bool, hint: str) -> list[Path]:
     """Paths of ``wanted`` files of a dataset: from the first directory holding them all (each
     checked against ``sums``), else downloaded into the cache from ``url`` (a format string
-    with ``{name}``), unless a directory was named or ``download`` is false."""
+    with ``{name}``, or an archive for :func:`_fetch_archive`), unless a directory was named or
+    ``download`` is false."""
     explicit = data_dir is not None or bool(os.environ.get("INRCODEC_DATA"))
     for d in _candidate_dirs(dataset, data_dir):
         if all((d / n).exists() for n in wanted):
@@ -76,6 +83,8 @@ def _verified_files(dataset: str, wanted: list[str], sums: dict[str, str], url: 
         raise DatasetError(f"{missing}: not found in {where or 'the cache'} ({hint})")
     cache = _candidate_dirs(dataset, None)[-1]
     cache.mkdir(parents=True, exist_ok=True)
+    if "{name}" not in url:
+        _fetch_archive(url, cache, [n for n in wanted if not ((cache / n).exists() and _sha256(cache / n) == sums[n])])
     for n in wanted:
         target = cache / n
         if target.exists() and _sha256(target) == sums[n]:
@@ -105,6 +114,39 @@ def kodak(data_dir: str | os.PathLike | None = None, download: bool = True,
         if n not in sums:
             raise DatasetError(f"{n} is not a Kodak image (kodim01..kodim24)")
     return _verified_files("kodak", wanted, sums, KODAK_URL, data_dir, download, "Kodak needs kodim01..24.png")
+
+
+def _fetch_archive(url: str, cache: Path, names: list[str]) -> None:
+    """Download the BSDS500 archive and extract the test photos ``names`` into ``cache`` (regular
+    files under BSDS500_TEST_MEMBER only; nothing else of the archive is written)."""
+    import tarfile
+    import tempfile
+
+    if not names:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "archive.tgz"
+        try:
+            urllib.request.urlretrieve(url, archive)
+        except OSError as exc:
+            raise DatasetError(f"download from {url} failed ({exc})") from None
+        wanted = {BSDS500_TEST_MEMBER + n: n for n in names}
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                for member in tar:
+                    if member.name in wanted and member.isfile():
+                        data = tar.extractfile(member).read()
+                        (cache / wanted[member.name]).write_bytes(data)
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise DatasetError(f"{url}: not a readable BSDS500 archive ({exc})") from None
+
+
+def bsds500_test(data_dir: str | os.PathLike | None = None, download: bool = True) -> list[Path]:
+    """Paths of the 200 BSDS500 test photos (481x321 or 321x481 JPEGs), verified; never used to
+    train anything in this project. ``data_dir`` may hold ``bsds500/test/``, ``test/`` or the files."""
+    sums = _checksums("bsds500-test")
+    return _verified_files("bsds500/test", sorted(sums), sums, BSDS500_URL, data_dir, download,
+                           "the BSDS500 test split has 200 JPEGs")
 
 
 def mnist(split: str, data_dir: str | os.PathLike | None = None, download: bool = True

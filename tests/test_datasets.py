@@ -72,3 +72,46 @@ def test_mnist_missing_and_corrupt_files_are_named(tmp_path, mnist_dir):
         mnist("test", tmp_path)
     with pytest.raises(DatasetError, match="no split"):
         mnist("validation", tmp_path)
+
+
+BSDS500 = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "bsds500"
+
+
+def test_bsds500_test_split_is_checked_and_found_in_a_local_copy(tmp_path):
+    from inrcodec.datasets import _checksums, bsds500_test
+
+    sums = _checksums("bsds500-test")
+    assert len(sums) == 200 and all(n.endswith(".jpg") for n in sums)
+    with pytest.raises(DatasetError, match="100007.jpg: not found"):
+        bsds500_test(tmp_path)
+    if not (BSDS500 / "test").is_dir():
+        pytest.skip("no local BSDS500 copy")
+    for base in (BSDS500.parent, BSDS500, BSDS500 / "test"):  # data/, bsds500/ or test/ all work
+        paths = bsds500_test(base)
+        assert len(paths) == 200 and paths[0].parent == BSDS500 / "test"
+    from inrcodec.benchmark import select_images
+
+    assert [p.name for p in select_images("bsds500-test", str(BSDS500), "2")] == sorted(sums)[:2]
+
+
+def test_bsds500_archive_extraction_writes_only_the_wanted_test_photos(tmp_path):
+    """The download path on a local archive (file:// URL): no network, members outside the test
+    folder (including a path that climbs out) are never written."""
+    import io
+    import tarfile
+
+    from inrcodec.datasets import BSDS500_TEST_MEMBER, _fetch_archive
+
+    archive = tmp_path / "BSR.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, data in ((BSDS500_TEST_MEMBER + "100007.jpg", b"photo"), ("BSR/BSDS500/data/images/train/1.jpg", b"x"),
+                           (BSDS500_TEST_MEMBER + "../../../../../evil.jpg", b"evil")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    _fetch_archive(archive.as_uri(), cache, ["100007.jpg", "1.jpg", "evil.jpg"])
+    assert [p.name for p in cache.iterdir()] == ["100007.jpg"] and (cache / "100007.jpg").read_bytes() == b"photo"
+    with pytest.raises(DatasetError, match="failed"):
+        _fetch_archive((tmp_path / "none.tgz").as_uri(), cache, ["100007.jpg"])
