@@ -195,6 +195,7 @@ def bench(
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (else $RAY_ADDRESS; else a local instance)."),
     device: str = typer.Option("cpu", "--device", help="Where our methods train (cpu, cuda); GPU results are cached apart."),
     out: Optional[str] = typer.Option(None, "--out", help="Output directory (default bench-results/<target name>)."),
+    all_anchors: bool = typer.Option(False, "--all-anchors", help="Plot every published curve (default: BPG 4:4:4, COIN, Struempler basic, Cool-chic v2)."),
     report_only: bool = typer.Option(False, "--report-only", help="Rebuild the reports from every cached result in --out; run nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
 ) -> None:
@@ -225,7 +226,7 @@ def bench(
             if not records:
                 raise OptionError(f"--report-only: no cached results in {out_dir}")
             header = benchmark.report_header(command, out_dir)
-            written = write_reports(out_dir, records, rate_list, header)
+            written = write_reports(out_dir, records, rate_list, header, target, all_anchors)
         else:
             codec_list, method_list = [c for c in codecs.split(",") if c], [m for m in methods.split(",") if m]
             benchmark.check_names(codec_list, method_list, rate_list)
@@ -248,7 +249,7 @@ def bench(
             for what, why in problems.items():
                 sys.stderr.write(f"inrcodec: warning: skipped {what}: {why}\n")
             header = benchmark.run_header(opts, time.perf_counter() - t0)
-            written = write_reports(out_dir, records, rate_list, header)
+            written = write_reports(out_dir, records, rate_list, header, target, all_anchors)
             if not records:
                 raise DataError("nothing was measured (every codec was skipped or failed; see the warnings)")
         if not quiet:

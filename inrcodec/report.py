@@ -2,6 +2,8 @@
 
 Means are over images, per setting, as CompressAI does (mean of per-image PSNR and bpp).
 A sweep point enters a curve only if every image has it, so curves compare like with like.
+Every table and plot names the image set behind each curve; a BD-rate between curves of
+different image sets (ours on a subset, or any run against the papers' Kodak means) is marked.
 """
 from __future__ import annotations
 
@@ -16,6 +18,10 @@ from typing import Any
 from .metrics import bd_psnr, bd_rate, interpolate_psnr
 
 Curve = dict[str, Any]  # {"name", "kind", "source", "description", "results": {"bpp": [...], "psnr-rgb": [...]}}
+# Published curves drawn by default (the others with all_anchors): the strongest classic
+# reference and the INR papers each of our methods is measured against.
+DEFAULT_ANCHORS = ("BPG 4:4:4", "COIN", "Struempler basic", "Cool-chic v2")
+KODAK = {f"kodim{i:02d}" for i in range(1, 25)}
 
 
 def published_curves() -> list[Curve]:
@@ -114,16 +120,41 @@ def _fmt(v: float | None, spec: str) -> str:
     return "–" if v is None else format(v, spec)
 
 
-def write_reports(out: Path, records: list[dict[str, Any]], rates: list[float], header: str) -> list[Path]:
+def outliers(records: list[dict[str, Any]], reference: str = "jpeg2000", worst: int = 3) -> list[dict[str, Any]]:
+    """Per curve of ours and target rate: the images furthest below ``reference`` at the same
+    target (PSNR difference, dB), worst first."""
+    ref = {(r["image"], r["setting"]): r for r in records if r["codec"] == reference and r.get("psnr") is not None}
+    groups: dict[tuple[str, str], list[tuple[float, str]]] = defaultdict(list)
+    for r in records:
+        other = ref.get((r["image"], r["setting"]))
+        if r["kind"] == "ours" and r.get("psnr") is not None and other is not None:
+            groups[(r["codec"], r["setting"])].append((r["psnr"] - other["psnr"], r["image"]))
+    return [{"curve": codec, "target": float(setting[7:]), "images": len(ds), "mean_delta_db": sum(d for d, _ in ds) / len(ds),
+             "worst": [{"image": i, "delta_db": d} for d, i in sorted(ds)[:worst]]}
+            for (codec, setting), ds in sorted(groups.items())]
+
+
+def write_reports(out: Path, records: list[dict[str, Any]], rates: list[float], header: str,
+                  dataset: str | None = None, all_anchors: bool = False) -> list[Path]:
     """Write per-image CSV, summary JSON (CompressAI schema per curve), Markdown, plot and BD tables.
 
     Returns the files written (the plot only when matplotlib could draw it). Measured curves
-    are means over the records' images; the reports say how many, next to published curves
-    that average all 24 Kodak images.
+    are means over the records' images (``dataset`` names them; Kodak when every image is a
+    kodimNN); the reports say which, next to published curves that average all 24 Kodak
+    images. The plot shows DEFAULT_ANCHORS of the published curves unless ``all_anchors``.
     """
     out.mkdir(parents=True, exist_ok=True)
     image_names = sorted({r["image"] for r in records})
     n_images = len(image_names)
+    named = {"kodak": "Kodak", "bsds500-test": "BSDS500 test"}
+    if dataset in named:
+        dataset = named[dataset]
+    elif dataset:
+        dataset = Path(dataset).name or dataset  # a folder
+    else:
+        dataset = "Kodak" if set(image_names) <= KODAK else "images"
+    same_as_papers = set(image_names) == KODAK
+    image_set = f"{dataset}, {n_images} image{'s' if n_images != 1 else ''}"
     fields = ["image", "codec", "family", "kind", "setting", "quality", "target", "bpp", "psnr", "ms_ssim",
               "encode_s", "decode_s", "bytes", "width", "height", "config", "device", "error", "command",
               "machine", "date"]
@@ -142,14 +173,18 @@ def write_reports(out: Path, records: list[dict[str, Any]], rates: list[float], 
     plotted = kept + learned + ours + published
     anchors = [c for c in sweeps if c["name"] == "jpeg2000"] + [c for c in published if c["name"] == "BPG 4:4:4"]
     bd_rows = bd_table(plotted, anchors)
-    summary = {"header": header, "images": n_images, "variant_choice": variant_notes, "curves": plotted,
-               "all_sweeps": sweeps, "targets": targets, "bd": bd_rows}
+    for row in bd_rows:  # a BD-rate across different image sets is marked, never silently mixed
+        row["same_images"] = {a["name"]: a["measured"] == row["measured"] or same_as_papers for a in anchors}
+    worst = outliers(records)
+    summary = {"header": header, "images": n_images, "image_set": image_set, "image_names": image_names,
+               "variant_choice": variant_notes, "curves": plotted, "all_sweeps": sweeps, "targets": targets,
+               "bd": bd_rows, "outliers": worst}
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     shown = ", ".join(image_names) if n_images <= 8 else f"{image_names[0]} .. {image_names[-1]}"
-    md = [header, "", f"Measured rows: mean over {n_images} image{'s' if n_images != 1 else ''} ({shown}) of per-image "
+    md = [header, "", f"Measured rows: mean over {image_set} ({shown}) of per-image "
           "RGB PSNR (dB); rate = whole-file bits / pixels. Published rows: the papers' own means (all 24 Kodak "
           "images for Kodak curves)" + (", so they are not measured on the same images as the rows above."
-                                        if n_images != 24 else "."), ""]
+                                        if not same_as_papers else "."), ""]
     md += ["## PSNR at the target rates", "",
            "Measured rows: each image at the largest setting whose file fits the rate (mean bpp in brackets). "
            "Published rows: linear in log-rate between the two nearest published points.", ""]
@@ -174,17 +209,25 @@ def write_reports(out: Path, records: list[dict[str, Any]], rates: list[float], 
     if variant_notes:
         md += ["", "Variant choice: " + "; ".join(f"{k}: {v}" for k, v in variant_notes.items()) + "."]
     md += ["", "## BD-rate against JPEG2000 (measured here) and BPG 4:4:4 (published)", "",
-           "Negative BD-rate = fewer bits for the same PSNR. PCHIP Bjontegaard over the common range; – = no overlap.",
-           ""]
+           "Negative BD-rate = fewer bits for the same PSNR. PCHIP Bjontegaard over the common range; – = no overlap; "
+           f"† = the two curves average different image sets ({image_set} here, the papers' 24 Kodak images), "
+           "so the number is indicative only.", ""]
     anchor_names = [a["name"] for a in anchors]
     md.append("| curve | " + " | ".join(f"BD-rate vs {a} | BD-PSNR vs {a}" for a in anchor_names) + " |")
     md.append("|---|" + "---|---|" * len(anchor_names))
     for row in bd_rows:
         cells = []
         for a in anchor_names:
-            cells += [_fmt(row[f"bd_rate_vs_{a}"], "+.1f") + ("%" if row[f"bd_rate_vs_{a}"] is not None else ""),
-                      _fmt(row[f"bd_psnr_vs_{a}"], "+.2f")]
+            mark = "" if row["same_images"][a] or row[f"bd_rate_vs_{a}"] is None else " †"
+            cells += [_fmt(row[f"bd_rate_vs_{a}"], "+.1f") + ("%" if row[f"bd_rate_vs_{a}"] is not None else "") + mark,
+                      _fmt(row[f"bd_psnr_vs_{a}"], "+.2f") + mark]
         md.append(f"| {row['curve']}{'' if row['measured'] else ' (published)'} | " + " | ".join(cells) + " |")
+    if worst:
+        md += ["", "## Per-image outliers against JPEG2000", "",
+               "Our PSNR minus JPEG2000's at the same target, per image: the mean and the three worst images.", "",
+               "| curve | target bpp | images | mean dB | worst images (dB) |", "|---|---|---|---|---|"]
+        md += [f"| {o['curve']} | {o['target']:g} | {o['images']} | {o['mean_delta_db']:+.2f} | "
+               + ", ".join(f"{w['image']} {w['delta_db']:+.2f}" for w in o["worst"]) + " |" for o in worst]
     (out / "summary.md").write_text("\n".join(md) + "\n")
     written = [out / "per_image.csv", out / "summary.json", out / "summary.md"]
     for c in kept + ours:
@@ -192,14 +235,16 @@ def write_reports(out: Path, records: list[dict[str, Any]], rates: list[float], 
             {"name": c["name"], "description": f"{c['description']}. Mean over {n_images} images. {header}",
              "results": c["results"]}, indent=1) + "\n")  # CompressAI's schema has no other place for these
         written.append(out / f"{c['name']}.json")
-    if plot(out, kept + learned, ours, published, header, n_images):
+    shown_published = published if all_anchors else [c for c in published if c["name"] in DEFAULT_ANCHORS]
+    if plot(out, kept + learned, ours, shown_published, header, image_set):
         written += [out / "rd.png", out / "rd.svg"]
     return written
 
 
 def plot(out: Path, classic: list[Curve], ours: list[Curve], published: list[Curve], header: str = "",
-         n_images: int = 24) -> bool:
-    """RD plot, log-bpp axis: ours solid, classic dashed, published dotted (PNG and SVG); False if not drawn."""
+         image_set: str = "Kodak, 24 images") -> bool:
+    """RD plot, log-bpp axis: ours solid, classic dashed, published dotted, every curve its own
+    colour and marker, axes fitted to the measured curves (PNG and SVG); False if not drawn."""
     try:
         import matplotlib
 
@@ -207,21 +252,25 @@ def plot(out: Path, classic: list[Curve], ours: list[Curve], published: list[Cur
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    fig, ax = plt.subplots(figsize=(13, 7.5))
-    colours = plt.get_cmap("tab20").colors
+    fig, ax = plt.subplots(figsize=(12, 7))
+    colours = plt.get_cmap("tab10").colors
+    markers = ("o", "s", "^", "D", "v", "P", "X")  # 7 markers x 10 colours: 70 distinct pairs
     k = 0
-    for curves, style, width, marker, size in ((ours, "-", 2.4, "*", 11), (classic, "--", 1.4, "o", 3),
-                                               (published, ":", 1.4, "o", 3)):
+    for curves, style, width in ((ours, "-", 2.4), (classic, "--", 1.4), (published, ":", 1.4)):
         for c in curves:
-            label = c["name"] + (f" ({n_images} img)" if c["measured"] else " (published, 24 img)")
-            ax.plot(c["results"]["bpp"], c["results"]["psnr-rgb"], style, marker=marker, markersize=size,
-                    linewidth=width, label=label, color=colours[k % len(colours)])
+            label = c["name"] + (f" ({image_set})" if c["measured"] else " (published, Kodak 24)")
+            ax.plot(c["results"]["bpp"], c["results"]["psnr-rgb"], style, marker=markers[k % len(markers)],
+                    markersize=7 if style == "-" else 4, linewidth=width, label=label, color=colours[k % len(colours)])
             k += 1
+    fitted = ours + classic or published
+    xs = [b for c in fitted for b in c["results"]["bpp"]]
+    ys = [p for c in fitted for p in c["results"]["psnr-rgb"]]
+    if xs:
+        ax.set_xlim(min(xs) / 1.25, max(xs) * 1.25)
+        ax.set_ylim(min(ys) - 1, max(ys) + 1)
     ax.set_xscale("log")
-    ax.set_xlim(0.03, 3)
-    ax.set_ylim(20, 42)
     ax.set_xlabel("bits per pixel (whole file, log scale)")
-    ax.set_ylabel("RGB PSNR (dB), mean over images")
+    ax.set_ylabel("RGB PSNR (dB), mean over the curve's images")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="solid: ours, dashed: classic "
               "(measured here), dotted: published", title_fontsize=7)

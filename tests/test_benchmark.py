@@ -32,7 +32,7 @@ def test_bench_writes_reports_and_resumes(folder, tmp_path):
     for r in records:
         if r["setting"].startswith("target=") and r.get("bpp") is not None:
             assert r["bpp"] <= r["target"]
-    written = write_reports(out, records, [0.5, 1.0], "Command: test")
+    written = write_reports(out, records, [0.5, 1.0], "Command: test", str(folder))
     for name in ("summary.md", "summary.json", "per_image.csv", "rd.png", "rd.svg", "jpeg2000.json"):
         assert out / name in written and (out / name).exists(), name
     assert all(p.exists() for p in written)
@@ -43,7 +43,9 @@ def test_bench_writes_reports_and_resumes(folder, tmp_path):
     assert "jpeg" in summary["variant_choice"]
     assert any(row["curve"] == "jpeg2000" and row["bd_rate_vs_jpeg2000"] == pytest.approx(0) for row in summary["bd"])
     md = (out / "summary.md").read_text()
-    assert "published" in md and "mean over 2 images (a, grey)" in md and "not measured on the same images" in md
+    assert "published" in md and "mean over imgs, 2 images (a, grey)" in md and "not measured on the same images" in md
+    bpg = next(row for row in summary["bd"] if row["curve"] == "webp")
+    assert bpg["same_images"] == {"jpeg2000": True, "BPG 4:4:4": False} and "% †" in md
 
     before = {p: p.read_text() for p in (out / "cache").rglob("*.jsonl")}
     records2, _ = run(opts)
@@ -81,6 +83,22 @@ def test_our_method_in_the_bench_keeps_its_stream(folder, tmp_path):
         run(BenchOptions(images=[folder / "a.png"], out=out, codecs=[], methods=["coin-paper"], rates=[0.5]))
     with pytest.raises(OptionError, match="unknown method 'nope'"):
         run(BenchOptions(images=[folder / "a.png"], out=out, codecs=[], methods=["nope"], rates=[0.5]))
+
+
+def test_outliers_compare_ours_with_jpeg2000_image_by_image(folder, tmp_path):
+    from inrcodec.report import outliers
+
+    opts = BenchOptions(images=sorted(folder.iterdir()), out=tmp_path / "o", codecs=["jpeg2000"], methods=["coin"],
+                        rates=[2.0], steps=20)
+    records, problems = run(opts)
+    assert not problems
+    (row,) = outliers(records)
+    psnr = {(r["codec"], r["image"]): r["psnr"] for r in records if r["setting"] == "target=2.0"}
+    assert row["curve"] == "coin-steps20" and row["target"] == 2.0 and row["images"] == 2
+    assert [w["image"] for w in row["worst"]] == sorted(["a", "grey"], key=lambda i: psnr[("coin-steps20", i)]
+                                                        - psnr[("jpeg2000", i)])
+    assert row["mean_delta_db"] == pytest.approx(sum(psnr[("coin-steps20", i)] - psnr[("jpeg2000", i)]
+                                                     for i in ("a", "grey")) / 2)
 
 
 def test_records_without_ms_ssim_get_it_on_the_next_run(folder, tmp_path):
