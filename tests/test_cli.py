@@ -257,7 +257,7 @@ def test_bench_on_a_folder(capsys, tmp_path, small_image):
 
 
 @pytest.mark.parametrize("args, code, needle", [
-    (["bench", "no-such-thing"], 2, "kodak' or a folder"),
+    (["bench", "no-such-thing"], 2, "kodak, bsds500-test or a folder"),
     (["bench", "kodak", "--rates", "abc"], 2, "--rates"),
     (["bench", "kodak", "--images", "kodim99"], 1, "kodim99.png is not a Kodak image"),
 ])
