@@ -10,7 +10,7 @@ from inrcodec.decoder import decode, decode_parameters, describe
 from inrcodec.encoder import encode
 from inrcodec.errors import OptionError
 from inrcodec.methods import EncodeOptions, grid
-from inrcodec.methods.grid_encode import DEFAULTS, laplace_bits, lambda_prior
+from inrcodec.methods.grid_encode import DEFAULTS, image_lambda, laplace_bits, lambda_prior
 from inrcodec.metrics import psnr
 
 
@@ -75,6 +75,16 @@ def test_laplace_bits_match_the_interval_probability():
 def test_lambda_prior_falls_with_the_budget():
     assert lambda_prior(0.15) > lambda_prior(0.3) > lambda_prior(0.6) > 0
     assert 0.0015 < lambda_prior(0.3) < 0.003
+
+
+def test_image_lambda_is_the_images_own_slope(kodim23):
+    """A busy texture needs a far larger lambda than a smooth photo for the same rate."""
+    smooth = np.ascontiguousarray(kodim23[200:328, 300:428])
+    texture = np.random.default_rng(0).integers(0, 256, smooth.shape, dtype=np.uint8)
+    lam_smooth, lam_texture = image_lambda(smooth, 0.3), image_lambda(smooth, 0.6)
+    assert 0 < lam_texture < lam_smooth  # the slope flattens as the rate grows
+    assert image_lambda(texture, 0.3) > 3 * lam_smooth
+    assert image_lambda(smooth, 1e-4) is None  # no JPEG2000 file that small
 
 
 def test_bench_names():

@@ -4,8 +4,8 @@ Loss: MSE + lambda * (estimated bits of the latents) / pixels. The latents pass 
 rounding plus uniform noise (temperature annealed) for most of the run, then hard rounding
 with a straight-through gradient; the rate is the closed-form probability of a Laplace whose
 mean and log-scale a float copy of the ARM predicts from causal neighbours. Rate control: a
-lambda from a prior for the budget, corrected every few steps from the hard-rounded rate
-estimate; after training the synthesis weights are quantized at the depth with the best
+first lambda from the image's own rate-distortion slope at the budget (measured with
+JPEG2000), corrected every few steps from the hard-rounded rate estimate; after training the synthesis weights are quantized at the depth with the best
 rate-distortion cost, the ARM at its fixed-point step, and the real file is measured: if it
 is over the budget, a few more hard steps at a larger lambda follow.
 """
@@ -29,11 +29,13 @@ DEFAULTS: dict[str, int] = {"levels": 6, "first_level": 1, "upsampling": 0, "syn
                             "res_convs": 2, "context": 8, "arm_width": 8, "arm_shift": 8}
 EFFORT_SECONDS = {"fast": 45.0, "normal": 150.0, "best": 540.0}  # training; quantization and coding come on top
 DEFAULT_LR = 0.05  # of 0.01-0.12 at 400 steps on a 256x256 crop (lower rates trained too slowly)
-ARM_INIT_LOG_SCALE = -2.0  # a short run cannot afford to learn the scale from 1 (1.35 bits per zero latent)
 DEFAULT_LATENT_LR = 0.05
-_OPTION_KEYS = set(DEFAULTS) | {"lam", "lr", "lr_latents"}
-_HARD_FROM = 0.8  # fraction of the run after which latents are hard-rounded
-_T_START, _T_END = 0.3, 0.1  # soft-rounding temperature, annealed linearly until _HARD_FROM
+# Encoder-side schedule (options of the same names override): hard rounding from this fraction
+# of the run, the soft-rounding temperature from t_start to t_end until then, and the ARM's
+# initial log-scale (a short run cannot afford to learn the scale from 1: 1.35 bits per zero).
+SCHEDULE: dict[str, float] = {"hard_from": 0.8, "t_start": 0.3, "t_end": 0.1, "arm_init": -2.0}
+_OPTION_KEYS = set(DEFAULTS) | set(SCHEDULE) | {"lam", "lr", "lr_latents"}
+_PRIOR_GAIN = 1.5  # our lambda for a budget over JPEG2000's slope there (kodim01/12/23: about 1 to 3)
 _CONTROL_TICKS = 20  # lambda corrections per run (the rate answers lambda only after many steps)
 _CONTROL_FROM = 0.2  # progress before which the rate is not yet representative
 _CONTROL_MAX_STEP = 0.2  # largest change of log(lambda) per correction
@@ -54,6 +56,9 @@ def check_grid_options(options: EncodeOptions) -> None:
     for key in ("lr", "lr_latents"):
         if key in opts and not (math.isfinite(opts[key]) and 0 < opts[key] <= 10):
             raise OptionError(f"grid option {key} must be in (0, 10], got {opts[key]}")
+    for key, (lo, hi) in {"hard_from": (0, 1), "t_start": (0.01, 1), "t_end": (0.01, 1), "arm_init": (-8, 2)}.items():
+        if key in opts and not (math.isfinite(opts[key]) and lo <= opts[key] <= hi):
+            raise OptionError(f"grid option {key} must be in [{lo}, {hi}], got {opts[key]}")
     lam = opts.get("lam")
     if lam is not None and not (math.isfinite(lam) and lam > 0):
         raise OptionError(f"lambda must be a positive number, got {lam}")
@@ -62,9 +67,33 @@ def check_grid_options(options: EncodeOptions) -> None:
 
 
 def lambda_prior(bpp: float) -> float:
-    """A first lambda for a budget: Cool-chic's published lambda-rate pairs on Kodak
-    (0.004 -> 0.22 bpp, 0.001 -> 0.48 bpp), interpolated in log-log."""
+    """A first lambda for a budget, the same for every image: Cool-chic's published lambda-rate
+    pairs on Kodak (0.004 -> 0.22 bpp, 0.001 -> 0.48 bpp), interpolated in log-log."""
     return 0.004 * (bpp / 0.22) ** (-1 / 0.56)
+
+
+def image_lambda(image: np.ndarray, bpp: float) -> float | None:
+    """The image's own rate-distortion slope near ``bpp``, -dMSE/dbpp (MSE of [0, 1] values),
+    measured with JPEG2000 at bpp / 1.25 and bpp * 1.25: the lambda at which a codec with a
+    curve of that shape sits at the budget. Images differ tenfold here (a texture needs a far
+    larger lambda than a smooth photo for the same rate); None where JPEG2000 is unavailable or
+    cannot reach the rates."""
+    from ..baselines import available_codecs, search_quality
+
+    codec = available_codecs()[0].get("jpeg2000")
+    if codec is None:
+        return None
+    pixels = image.shape[0] * image.shape[1]
+    points = []
+    for rate in (bpp / 1.25, bpp * 1.25):
+        found = search_quality(codec, image, rate)
+        if found is None:
+            return None
+        err = (found[2].astype(np.float64) - image.astype(np.float64)) / 255
+        points.append((len(found[1]) * 8 / pixels, float(np.mean(err ** 2))))
+    (r0, m0), (r1, m1) = points
+    slope = (m0 - m1) / (r1 - r0) if r1 > r0 else 0.0
+    return slope if math.isfinite(slope) and slope > 0 else None
 
 
 def laplace_bits(y, mu, log_scale):
@@ -95,7 +124,8 @@ def soft_round(x, t: float):
 class GridModel(torch.nn.Module):
     """Latents, synthesis and a float ARM (what the encoder trains)."""
 
-    def __init__(self, params: dict[str, Any], height: int, width: int, channels: int, seed: int, device: str):
+    def __init__(self, params: dict[str, Any], height: int, width: int, channels: int, seed: int, device: str,
+                 arm_init: float = SCHEDULE["arm_init"]):
         super().__init__()
         gen = torch.Generator().manual_seed(seed)
         self.noise = torch.Generator(device=device).manual_seed(seed + 1)  # training noise, reproducible
@@ -110,7 +140,7 @@ class GridModel(torch.nn.Module):
             for t in self.syn[k:]:  # residual convolutions start as identity
                 t.zero_()
             self.arm[-2].zero_()  # the ARM starts at mean 0 and a narrow scale, as the zero latents are
-            self.arm[-1].copy_(torch.tensor([0.0, ARM_INIT_LOG_SCALE]))
+            self.arm[-1].copy_(torch.tensor([0.0, arm_init]))
 
     def tensors(self) -> list:
         """Every trained tensor (grids, synthesis, ARM)."""
@@ -218,7 +248,8 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     h, w, c = image.shape
     if min(h, w) < 2 ** (params["first_level"] + params["levels"] - 1) and params["levels"] > 1:
         params["levels"] = max(1, min(params["levels"], int(math.log2(max(1, min(h, w)))) - params["first_level"] + 1))
-    model = GridModel(params, h, w, c, options.seed, options.device)
+    sched = {k: float(opts.get(k, v)) for k, v in SCHEDULE.items()}
+    model = GridModel(params, h, w, c, options.seed, options.device, sched["arm_init"])
     target = torch.from_numpy(image.astype(np.float32) / 255).permute(2, 0, 1).to(options.device)
     pixels = h * w
     n_weights = sum(math.prod(s) for s in layout(params, c))
@@ -227,14 +258,19 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     if budget is not None and budget * pixels <= overhead_bits + 0.02 * pixels:
         raise DataError(f"a budget of {budget} bpp on {w}x{h} leaves no room for latents "
                         f"(the networks alone take about {overhead_bits / pixels:.3f} bpp)")
-    state = {"lam": float(opts["lam"]) if "lam" in opts else lambda_prior(budget), "step": 0, "tick": -1}
+    if "lam" in opts:
+        lam0 = float(opts["lam"])
+    else:
+        lam0 = _PRIOR_GAIN * (image_lambda(image, budget) or lambda_prior(budget) / _PRIOR_GAIN)
+    state = {"lam": lam0, "step": 0, "tick": -1}
     trace: list[tuple[int, float, float]] = []  # (step, estimated latent bpp, lambda after the correction)
     latent_target = None if budget is None or "lam" in opts else budget * pixels - overhead_bits
 
     def loss_fn(progress: float):
         state["step"] += 1
-        hard = progress >= _HARD_FROM
-        temperature = _T_START + (_T_END - _T_START) * min(1.0, progress / _HARD_FROM)
+        hard = progress >= sched["hard_from"]
+        temperature = sched["t_start"] + (sched["t_end"] - sched["t_start"]) * min(1.0, progress / max(
+            sched["hard_from"], 1e-9))
         x, bits = model.forward("hard" if hard else "noise", temperature)
         tick = int(progress * _CONTROL_TICKS)
         if latent_target is not None and progress >= _CONTROL_FROM and tick != state["tick"]:
@@ -289,6 +325,6 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
                         f"(best: {len(data) * 8 / pixels:.4f} bpp)")
     config = (f"{params['levels']} grids from 1/{2 ** params['first_level']}, synthesis {params['syn_layers']}x"
               f"{params['syn_width']} + {params['res_convs']} 3x3, ARM {params['context']}->{params['arm_width']}")
-    details = {"lambda": state["lam"], "extra_rounds": extra, "rate_trace": trace, **fit}
+    details = {"lambda": state["lam"], "lambda_start": lam0, "extra_rounds": extra, "rate_trace": trace, **fit}
     return Fitted(data=data, config=config, steps=result.steps, best_step=result.best_step, restarts=result.restarts,
                   warnings=warnings, details=details)
