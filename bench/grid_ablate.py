@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> None:
     from inrcodec.encoder import encode
     from inrcodec.images import decode_image_bytes
     from inrcodec.methods import EncodeOptions
-    from inrcodec.methods.grid_encode import DEFAULTS, SCHEDULE
+    from inrcodec.methods.grid_encode import DEFAULT_LATENT_LR, DEFAULT_LR, DEFAULTS, SCHEDULE
     from inrcodec.metrics import psnr
 
     torch.set_num_threads(args.threads)
@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> None:
     for variant in args.variants.split(","):
         for name in args.images.split(","):
             opts = dict(VARIANTS[variant])
-            key = {"image": name, "variant": variant, "options": opts, "defaults": {**DEFAULTS, **SCHEDULE},
+            defaults = {**DEFAULTS, **SCHEDULE, "lr": DEFAULT_LR, "lr_latents": DEFAULT_LATENT_LR}
+            key = {"image": name, "variant": variant, "options": opts, "defaults": defaults,
                    "steps": args.steps, "lam": args.lam, "crop": list(CROP), "seed": args.seed}
             if any(all(r.get(k) == v for k, v in key.items()) for r in load(out)):
                 continue

@@ -34,6 +34,7 @@ VARIANTS: dict[str, dict] = {
     "fl2": {"first_level": 2, "levels": 5},
     "fl1-lat15": {"first_level": 1, "levels": 6, "lr_latents": 0.15, "lr": 0.02},
     "fl1-lat15-n05": {"first_level": 1, "levels": 6, "lr_latents": 0.15},
+    "bic": {"upsampling": 1},
 }
 OUT = Path(__file__).resolve().parent / "results" / "grid-study.jsonl"
 
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> None:
     from inrcodec.encoder import encode
     from inrcodec.images import decode_image_bytes
     from inrcodec.methods import EncodeOptions
-    from inrcodec.methods.grid_encode import DEFAULTS
+    from inrcodec.methods.grid_encode import DEFAULT_LATENT_LR, DEFAULT_LR, DEFAULTS, SCHEDULE
     from inrcodec.metrics import psnr
 
     torch.set_num_threads(args.threads)
@@ -72,7 +73,8 @@ def run(args: argparse.Namespace) -> None:
                                                (w - args.crop) // 2:(w + args.crop) // 2])
         for variant in args.variants.split(","):
             opts = dict(VARIANTS[variant])
-            key = {"image": name, "variant": variant, "options": opts, "defaults": dict(DEFAULTS), "steps": args.steps,
+            defaults = {**DEFAULTS, **SCHEDULE, "lr": DEFAULT_LR, "lr_latents": DEFAULT_LATENT_LR}
+            key = {"image": name, "variant": variant, "options": opts, "defaults": defaults, "steps": args.steps,
                    "effort": args.effort, "bpp_target": args.bpp, "crop": args.crop}
             if any(all(r.get(k) == v for k, v in key.items()) for r in load(out)):
                 continue
@@ -85,7 +87,8 @@ def run(args: argparse.Namespace) -> None:
             record = {**key, "psnr": res.psnr, "bpp": res.bpp, "j2k_psnr": j2k_psnr,
                       "delta": None if j2k_psnr is None else res.psnr - j2k_psnr, "steps_run": res.steps,
                       "seconds": round(seconds, 1), "ms_per_step": round(1000 * seconds / max(1, res.steps), 1),
-                      "lambda": res.details.get("lambda"), "extra_rounds": res.details.get("extra_rounds"),
+                      "lambda": res.details.get("lambda"), "lambda_start": res.details.get("lambda_start"),
+                      "extra_rounds": res.details.get("extra_rounds"),
                       "rate_trace": res.details.get("rate_trace"),  # for tuning the rate controller
                       **stamp(args.threads)}
             with out.open("a") as f:

@@ -25,15 +25,19 @@ from .grid import SECTION, arm_shapes, layout, pack_section, synthesis_shapes, s
 
 # No full-resolution grid: at 0.3 bpp and 800 steps, grids from 1/2 to 1/64 were 2.2 dB closer to
 # JPEG2000 than from 1/1 to 1/64, in half the time (bench/results/grid-study.md, 3 Kodak images).
+# One 3x3 residual convolution: as good as two with the schedule below, 15% cheaper a step
+# (bench/results/grid-ablate.md).
 DEFAULTS: dict[str, int] = {"levels": 6, "first_level": 1, "upsampling": 0, "syn_layers": 1, "syn_width": 16,
-                            "res_convs": 2, "context": 8, "arm_width": 8, "arm_shift": 8}
+                            "res_convs": 1, "context": 8, "arm_width": 8, "arm_shift": 8}
 EFFORT_SECONDS = {"fast": 45.0, "normal": 150.0, "best": 540.0}  # training; quantization and coding come on top
-DEFAULT_LR = 0.05  # of 0.01-0.12 at 400 steps on a 256x256 crop (lower rates trained too slowly)
-DEFAULT_LATENT_LR = 0.05
+# Learning rates (Adam, cosine decay): on 256x384 crops at 1000 steps the latents want 0.1 (0.05:
+# -0.44 dB, 0.2: -0.23, 0.025: -1.4) and the networks 0.02 (0.05: -0.15, 0.01: -0.34, 0.1: -2.2).
+DEFAULT_LR = 0.02
+DEFAULT_LATENT_LR = 0.1
 # Encoder-side schedule (options of the same names override): hard rounding from this fraction
 # of the run, the soft-rounding temperature from t_start to t_end until then, and the ARM's
 # initial log-scale (a short run cannot afford to learn the scale from 1: 1.35 bits per zero).
-SCHEDULE: dict[str, float] = {"hard_from": 0.8, "t_start": 0.3, "t_end": 0.1, "arm_init": -2.0}
+SCHEDULE: dict[str, float] = {"hard_from": 0.9, "t_start": 0.35, "t_end": 0.08, "arm_init": -2.0}
 _OPTION_KEYS = set(DEFAULTS) | set(SCHEDULE) | {"lam", "lr", "lr_latents"}
 _PRIOR_GAIN = 1.5  # our lambda for a budget over JPEG2000's slope there (kodim01/12/23: about 1 to 3)
 _CONTROL_TICKS = 20  # lambda corrections per run (the rate answers lambda only after many steps)
