@@ -35,6 +35,8 @@ VARIANTS: dict[str, dict] = {
     "fl1-lat15": {"first_level": 1, "levels": 6, "lr_latents": 0.15, "lr": 0.02},
     "fl1-lat15-n05": {"first_level": 1, "levels": 6, "lr_latents": 0.15},
     "bic": {"upsampling": 1},
+    "w24": {"syn_width": 24},
+    "w24bic": {"syn_width": 24, "upsampling": 1},
 }
 OUT = Path(__file__).resolve().parent / "results" / "grid-study.jsonl"
 
