@@ -249,7 +249,9 @@ POOLED_RUNS = ((1, 16, 49, ["qat"], 2, 0), (1, 16, 49, ["qat"], 3, 0), (1, 24, 4
                (2, 256, 196, ["lowrank", "qat"], 3, 24), (2, 256, 196, ["distill", "lowrank", "qat"], 3, 24),
                # after the first pass: 3 bits kept 98% of a 49-input model's accuracy where 2 bits lost 12%
                (1, 20, 49, ["qat"], 3, 0), (1, 24, 49, ["qat"], 3, 0), (1, 32, 49, ["qat"], 3, 0),
-               (1, 24, 49, ["distill", "qat"], 3, 0), (1, 32, 196, ["qat"], 3, 0), (1, 48, 196, ["qat"], 3, 0))
+               (1, 24, 49, ["distill", "qat"], 3, 0), (1, 32, 196, ["qat"], 3, 0), (1, 48, 196, ["qat"], 3, 0),
+               (2, 256, 196, ["lowrank", "qat"], 3, 28), (2, 256, 196, ["distill", "lowrank", "qat"], 3, 28),
+               (2, 96, 196, ["distill", "lowrank", "qat"], 3, 12))
 
 
 def pooled(args, data) -> None:
