@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grid_study import load, stamp
+from grid_study import load, parser, stamp, write_report
 
 # Encoder options over the defaults of the time (every record keeps the defaults it ran with).
 VARIANTS: dict[str, dict] = {
@@ -115,23 +115,15 @@ def report(args: argparse.Namespace) -> None:
                      f"{np.mean([r['bpp'] for r in rs]):.4f} | {d:+.3f} | "
                      f"{'' if vs is None else format(d - vs, '+.2f')} | {np.mean([r['seconds'] for r in rs]):.0f} |")
     defaults = sorted({json.dumps(r["defaults"]) for r in rows})
-    lines += ["", "Defaults the runs started from: " + "; ".join(f"`{d}`" for d in defaults),
-              "", "Machines: " + "; ".join(sorted({f"{r['machine']}, {r['date']}" for r in rows})), ""]
-    Path(args.out).with_suffix(".md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    lines += ["", "Defaults the runs started from: " + "; ".join(f"`{d}`" for d in defaults)]
+    write_report(Path(args.out), lines, rows)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("part", choices=["run", "report"])
-    ap.add_argument("--variants", default="base")
-    ap.add_argument("--images", default="kodim01,kodim12,kodim23")
+    ap = parser(__doc__, OUT, 1)
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--lam", type=float, default=0.002)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
     run(args) if args.part == "run" else report(args)
 

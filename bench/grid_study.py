@@ -120,24 +120,34 @@ def report(args: argparse.Namespace) -> None:
                      f"{np.mean([r['psnr'] for r in rs]):.2f} | {np.mean([r['bpp'] for r in rs]):.4f} | "
                      f"{np.mean(deltas):+.2f} | {np.mean([r['seconds'] for r in rs]):.0f} | "
                      f"{np.mean([r['ms_per_step'] for r in rs]):.0f} |")
-    machines = sorted({f"{r['machine']}, {r['date']}" for r in rows})
-    lines += ["", "Machines: " + "; ".join(machines), ""]
-    Path(args.out).with_suffix(".md").write_text("\n".join(lines))
+    write_report(Path(args.out), lines, rows)
+
+
+def write_report(out: Path, lines: list[str], rows: list[dict]) -> None:
+    """The markdown beside the JSONL ``out``, ending with the machines and dates of ``rows``."""
+    lines = lines + ["", "Machines: " + "; ".join(sorted({f"{r['machine']}, {r['date']}" for r in rows})), ""]
+    out.with_suffix(".md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parser(doc: str, out: Path, threads: int) -> argparse.ArgumentParser:
+    """The options every grid study takes (each adds its own)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("part", choices=["run", "report"])
     ap.add_argument("--variants", default="base")
     ap.add_argument("--images", default="kodim01,kodim12,kodim23")
+    ap.add_argument("--threads", type=int, default=threads)
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--out", default=str(out))
+    return ap
+
+
+def main() -> None:
+    ap = parser(__doc__, OUT, os.cpu_count() or 1)
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--effort", default="normal")
     ap.add_argument("--bpp", type=float, default=0.3)
     ap.add_argument("--crop", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--data-dir", default=None)
-    ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
     run(args) if args.part == "run" else report(args)
 
