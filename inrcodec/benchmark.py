@@ -367,7 +367,8 @@ def _load_unit(unit: Unit) -> Unit:
     and the stored streams of cached records of ours that still lack an MS-SSIM."""
     unit.image_bytes = unit.image.read_bytes()
     unit.cached = dict(_Cache(unit.out, unit.cache_codec(), unit.image.stem).records)
-    for rec in unit.cached.values():
+    for rate in unit.rates if unit.method_tag else []:  # only this unit's settings re-read a stream
+        rec = unit.cached.get(f"target={rate}", {})
         path = unit.out / rec["stream"] if rec.get("stream") else None
         if rec.get("ms_ssim") is None and path is not None and path.exists():
             unit.streams_in[rec["stream"]] = path.read_bytes()

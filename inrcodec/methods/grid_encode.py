@@ -122,6 +122,11 @@ def _init(shape: tuple[int, ...], gen, device: str) -> torch.Tensor:
     return (torch.rand(shape, generator=gen) * 2 - 1).mul_(bound).to(device)
 
 
+def _mse_8bit(x, target) -> float:
+    """MSE of [0, 1] values between ``target`` and ``x`` as the decoder outputs it (clamped, 8-bit)."""
+    return float(torch.mean(((x.clamp(0, 1) * 255).round() / 255 - target) ** 2))
+
+
 def soft_round(x, t: float):
     """Agustsson and Theis' soft rounding: tends to round(x) as t -> 0."""
     m = torch.floor(x) + 0.5
@@ -236,7 +241,7 @@ def _choose_stream(model: GridModel, image: np.ndarray, lam: float) -> bytes:
             qts = [quantize(t.detach().cpu().numpy(), bits) for t in model.syn]
             syn = [torch.from_numpy(q.dequantize().reshape(t.shape)) for q, t in zip(qts, model.syn)]
             x = synthesize(ys, syn, model.params, h, w)
-            mse = float(torch.mean(((x.clamp(0, 1) * 255).round() / 255 - target) ** 2))
+            mse = _mse_8bit(x, target)
             payload = encode_tensors([q.q for q in qts], [bits] * len(qts))[1]
             cost = mse + lam * len(payload) * 8 / (h * w)
             if best is None or cost < best[0]:
@@ -294,7 +299,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     def score_fn() -> float:  # the RD cost at the lambda of the moment (it moves little late in the run)
         with torch.no_grad():
             x, bits = model.forward("hard")
-            mse = float(torch.mean(((x.clamp(0, 1) * 255).round() / 255 - target) ** 2))
+            mse = _mse_8bit(x, target)
         return -(mse + state["lam"] * float(bits) / pixels)
 
     def keep_fn() -> list:
@@ -313,7 +318,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
             t.copy_(best)
     with torch.no_grad():  # what training reached, before the networks are quantized (for diagnosis)
         x, bits = model.forward("hard")
-        mse = float(torch.mean(((x.clamp(0, 1) * 255).round() / 255 - target) ** 2))
+        mse = _mse_8bit(x, target)
     fit = {"fit_psnr": round(10 * math.log10(1 / max(mse, 1e-12)), 3), "fit_latent_bpp": round(float(bits) / pixels, 5)}
     data = _choose_stream(model, image, state["lam"])
     extra = 0
