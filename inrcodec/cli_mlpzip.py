@@ -53,7 +53,10 @@ def train(
     depth: int = typer.Option(..., "--depth", help="Hidden layers (1..64)."),
     width: int = typer.Option(..., "--width", help="Features per hidden layer (1..65535)."),
     input_pool: int = typer.Option(1, "--input-pool", help="Average the 28x28 image over PxP blocks first: 1 (784 inputs), 2 (196) or 4 (49)."),
+    input_crop: int = typer.Option(0, "--input-crop", help="Drop a margin of C pixels on each side first: 0, 2 (24x24: 576, 144 or 36 inputs) or 4 (20x20)."),
     epochs: float = typer.Option(10.0, "--epochs", help="Training epochs (Adam, cosine learning rate)."),
+    lr: float = typer.Option(1e-3, "--lr", help="Adam's peak learning rate."),
+    augment: int = typer.Option(0, "--augment", help="Move each training image by a random offset of up to N pixels at every step (0: off)."),
     seed: int = typer.Option(0, "--seed", help="Initialization and shuffling seed."),
     output: str = typer.Option(..., "-o", "--output", help="Model file to write (- for stdout)."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help=_DATA_HELP),
@@ -70,28 +73,31 @@ def train(
 
         if not (1 <= depth <= 64 and 1 <= width <= 65535):
             raise OptionError("--depth must be in 1..64 and --width in 1..65535")
-        if input_pool not in (1, 2, 4):
-            raise OptionError(f"--input-pool must be 1, 2 or 4, got {input_pool}")
+        if input_pool not in (1, 2, 4) or input_crop not in (0, 2, 4):
+            raise OptionError(f"--input-pool must be 1, 2 or 4 and --input-crop 0, 2 or 4, got {input_pool} and {input_crop}")
         if not 0 < epochs <= 1000:
             raise OptionError(f"--epochs must be in (0, 1000], got {epochs}")
+        if not (0 < lr <= 10 and 0 <= augment <= 8):
+            raise OptionError(f"--lr must be in (0, 10] and --augment in 0..8, got {lr} and {augment}")
         if as_json and output == "-":
             raise OptionError("--json and the model on stdout both use stdout; give -o FILE")
         check_output(output, force)
         (x, y), (xt, yt) = mnist("train", data_dir), mnist("test", data_dir)
-        config = mlp.MLPConfig(depth, width, inputs=(28 // input_pool) ** 2)
+        config = mlp.MLPConfig(depth, width, inputs=mlp.input_count(input_pool, input_crop))
         t0 = time.time()
         tensors = mlp.init_tensors(config, seed)
 
         def report(epoch: int, loss: float) -> None:
             _say(quiet, f"epoch {epoch}/{epochs:g}: loss {loss:.4f}, test accuracy {mlp.accuracy(tensors, xt, yt):.2f}%")
 
-        mlpzip.train(tensors, x, y, epochs, seed, on_epoch=report)
+        mlpzip.train(tensors, x, y, epochs, seed, lr, on_epoch=report, augment=augment)
         data = mlp.to_bytes(config, tensors)
         write_output(output, data, force=force)
         acc = mlp.accuracy(tensors, xt, yt)
         _emit(as_json, quiet, {"output": output, "depth": depth, "width": width, "inputs": config.inputs,
                                "parameters": config.num_params(),
-                               "epochs": epochs, "seed": seed, "accuracy": acc, "bytes": len(data),
+                               "epochs": epochs, "lr": lr, "augment": augment, "seed": seed, "accuracy": acc,
+                               "bytes": len(data),
                                "seconds": round(time.time() - t0, 2)},
               f"{output}: {config.num_params()} parameters, test accuracy {acc:.2f}%")
 
@@ -124,6 +130,7 @@ def compress(
     epochs: Optional[float] = typer.Option(None, "--epochs", help="Epochs of each technique that retrains (all but quant; default 2, mcnc 10)."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Adam learning rate of (re)training (default 1e-4, mcnc 0.1)."),
     seed: int = typer.Option(0, "--seed", help="Shuffling seed of fine-tuning."),
+    augment: int = typer.Option(0, "--augment", help="Retraining moves each image by a random offset of up to N pixels (0: off)."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help=_DATA_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress on stderr."),
@@ -142,7 +149,7 @@ def compress(
         epochs_, lr_ = default_epochs if epochs is None else epochs, default_lr if lr is None else lr
         options = mlpzip.CompressOptions(methods, bits, bias_bits, epochs_, lr_, seed, sparsity,
                                          prune_rounds, rank, teacher_tensors, kd_temperature, kd_weight, chunk, k, bound,
-                                         _theta0(theta0),
+                                         _theta0(theta0), augment,
                                          on_epoch=lambda e, loss: _say(quiet, f"retraining epoch {e}: loss {loss:.4f}"))
         mlpzip.check_options(options)
         if as_json and output == "-":

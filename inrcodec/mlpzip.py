@@ -53,6 +53,7 @@ class CompressOptions:
     k: int = 16  # mcnc: manifold dimension
     bound: float = 20.0  # mcnc: input bound L
     theta0: bool = True  # mcnc: train around a seeded initialization (layout 3), not around zero
+    augment: int = 0  # retraining moves each image by up to this many pixels (train's augmentation)
     on_epoch: Callable[[int, float], None] | None = field(default=None, repr=False)
 
 
@@ -106,24 +107,42 @@ def check_options(options: CompressOptions) -> None:
         raise OptionError(f"--rank must be at least 1, got {options.rank}")
     if not (1 <= options.chunk <= 1 << 24 and 1 <= options.k <= 4096 and 0 < options.bound < 1e4):
         raise OptionError("--chunk must be in 1..2^24, --k in 1..4096 and --L positive")
+    if not 0 <= options.augment <= 8:
+        raise OptionError(f"--augment must be in 0..8 pixels, got {options.augment}")
     if not (options.kd_temperature > 0 and 0 <= options.kd_weight <= 1):
         raise OptionError("--kd-temperature must be positive and --kd-weight in [0, 1]")
     if "distill" in options.methods and options.teacher is None:
         raise OptionError("distill needs a teacher model (--teacher FILE)")
 
 
+def shifted(images: np.ndarray, shift: int, rng: np.random.Generator) -> np.ndarray:
+    """uint8 images (N, 28, 28), each moved by its own random offset of up to ``shift`` pixels
+    in x and y (zeros come in at the border): the augmentation of :func:`train`."""
+    n, h, w = images.shape
+    padded = np.pad(images, ((0, 0), (shift, shift), (shift, shift)))
+    dy, dx = rng.integers(0, 2 * shift + 1, size=(2, n))
+    rows = dy[:, None, None] + np.arange(h)[None, :, None]
+    cols = dx[:, None, None] + np.arange(w)[None, None, :]
+    return padded[np.arange(n)[:, None, None], rows, cols]
+
+
 def train(tensors: list, images: np.ndarray, labels: np.ndarray, epochs: float, seed: int = 0,
           lr: float = 1e-3, batch: int = 128, parameters: list | None = None,
           transform: Callable | None = None, on_epoch: Callable[[int, float], None] | None = None,
-          loss_fn: Callable | None = None) -> None:
+          loss_fn: Callable | None = None, augment: int = 0) -> None:
     """Train in place with Adam and a cosine learning rate over ``epochs`` (may be fractional).
 
     ``transform(tensors) -> tensors`` maps the trained parameters to the network's (e.g. a
     quantizer); ``parameters`` are what Adam updates (default ``tensors``); ``loss_fn(logits,
-    labels, uint8 images of the batch)`` defaults to cross-entropy. ``on_epoch(epoch, mean loss)`` reports after every epoch.
+    labels, uint8 images of the batch)`` defaults to cross-entropy. ``augment`` > 0 moves every
+    training image by a random offset of up to that many pixels at each step (:func:`shifted`;
+    a teacher in ``loss_fn`` sees the moved images too). ``on_epoch(epoch, mean loss)`` reports
+    after every epoch.
     """
     import torch
 
+    if not 0 <= augment <= 8:
+        raise OptionError(f"--augment must be in 0..8 pixels, got {augment}")
     params = parameters if parameters is not None else tensors
     for p in params:
         p.requires_grad_(True)
@@ -131,6 +150,7 @@ def train(tensors: list, images: np.ndarray, labels: np.ndarray, epochs: float, 
         features = (transform(tensors) if transform else tensors)[0].shape[1]
     x, y = inputs_of(images, features), torch.from_numpy(labels.astype(np.int64))
     gen = torch.Generator().manual_seed(seed + 1)
+    rng = np.random.default_rng(seed + 2)
     per_epoch = math.ceil(len(x) / batch)
     total = max(1, round(epochs * per_epoch))
     opt = torch.optim.Adam(params, lr=lr)
@@ -140,9 +160,15 @@ def train(tensors: list, images: np.ndarray, labels: np.ndarray, epochs: float, 
         order = torch.randperm(len(x), generator=gen)
         for s in range(0, len(x), batch):
             idx = order[s:s + batch]
+            batch_images = images[idx.numpy()]
+            if augment:
+                batch_images = shifted(batch_images, augment, rng)
+                xb = inputs_of(batch_images, features)
+            else:
+                xb = x[idx]
             net = transform(tensors) if transform else tensors
-            logits = forward(net, x[idx])
-            loss = (loss_fn(logits, y[idx], images[idx.numpy()]) if loss_fn
+            logits = forward(net, xb)
+            loss = (loss_fn(logits, y[idx], batch_images) if loss_fn
                     else torch.nn.functional.cross_entropy(logits, y[idx]))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -161,12 +187,13 @@ def train(tensors: list, images: np.ndarray, labels: np.ndarray, epochs: float, 
 
 
 def train_model(config: MLPConfig, images: np.ndarray, labels: np.ndarray, epochs: float = 10, seed: int = 0,
-                lr: float = 1e-3, on_epoch: Callable[[int, float], None] | None = None) -> list:
+                lr: float = 1e-3, on_epoch: Callable[[int, float], None] | None = None, augment: int = 0,
+                loss_fn: Callable | None = None) -> list:
     """A freshly initialized MLP trained on (images, labels); its tensors (torch, float32)."""
     from .mlp import init_tensors
 
     tensors = init_tensors(config, seed)
-    train(tensors, images, labels, epochs, seed, lr, on_epoch=on_epoch)
+    train(tensors, images, labels, epochs, seed, lr, on_epoch=on_epoch, augment=augment, loss_fn=loss_fn)
     return tensors
 
 
@@ -210,7 +237,7 @@ def _retrain(net: Net, options: CompressOptions, data, loss_fn=None) -> float:
         if data is None:
             raise OptionError(f"{'+'.join(options.methods)} retrains: it needs the training data")
         train(net.stored(), *data, options.epochs, options.seed, options.lr, transform=net.network,
-              on_epoch=options.on_epoch, loss_fn=loss_fn)
+              on_epoch=options.on_epoch, loss_fn=loss_fn, augment=options.augment)
     return options.epochs
 
 
@@ -303,10 +330,12 @@ def compress(config: MLPConfig, tensors: list, options: CompressOptions,
         quantizers = [SoftQuantizer(t if m is None else t[m > 0], b) for t, m, b in zip(stored, masks, bits)]
         if train_data is None:
             raise OptionError("qat retrains: it needs the training data")
+        # with distill in the pipeline the teacher guides the quantized training as well
+        qat_loss = distillation_loss(options) if "distill" in methods else None
         train(stored, *train_data, options.epochs, options.seed, options.lr,
               parameters=stored + [p for q in quantizers for p in q.parameters() if p.requires_grad],
               transform=lambda xs: net.network([q(x, None) for q, x in zip(quantizers, xs)]),
-              on_epoch=options.on_epoch)
+              on_epoch=options.on_epoch, loss_fn=qat_loss, augment=options.augment)
         epochs += options.epochs
     enc, records = Encoder(), []
     for t, m, b, k in zip(stored, masks, bits, range(len(stored))):

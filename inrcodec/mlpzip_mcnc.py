@@ -51,7 +51,7 @@ def manifold_fit(config: MLPConfig, options: CompressOptions, data):
 
     loss_fn = distillation_loss(options) if "distill" in options.methods else None
     train([alpha, b], *data, options.epochs, options.seed, options.lr, transform=network,
-          on_epoch=options.on_epoch, loss_fn=loss_fn)
+          on_epoch=options.on_epoch, loss_fn=loss_fn, augment=options.augment)
     return spec, alpha.numpy().astype(np.float32), (b * scale).numpy().astype(np.float32)
 
 

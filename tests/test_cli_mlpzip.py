@@ -76,3 +76,19 @@ def test_pooled_inputs_train_compress_and_evaluate_with_a_distilled_student(tmp_
     assert rc == 0 and trained["accuracy"] > 50 and summary["accuracy"] > 50
     rc, out, _ = cli(capsys, "mlpzip", "eval", packed, "--data-dir", mnist_dir, "--json")
     assert rc == 0 and json.loads(out)["accuracy"] == summary["accuracy"]
+
+
+def test_cropped_inputs_and_shifted_training_from_the_command_line(tmp_path, capsys, mnist_dir):
+    model, packed = tmp_path / "m.pt", tmp_path / "m.mlpz"
+    rc, out, _ = cli(capsys, "mlpzip", "train", "--depth", 1, "--width", 16, "--input-pool", 2, "--input-crop", 4,
+                     "--epochs", 0.2, "--lr", 3e-3, "--augment", 1, "-o", model, "--data-dir", mnist_dir, "--json")
+    trained = json.loads(out)
+    assert rc == 0 and trained["inputs"] == 100 and trained["augment"] == 1 and trained["accuracy"] > 50
+    rc, out, _ = cli(capsys, "mlpzip", "compress", model, "-o", packed, "--method", "qat", "--bits", 3,
+                     "--epochs", 0.05, "--augment", 1, "--data-dir", mnist_dir, "--json")
+    assert rc == 0 and json.loads(out)["accuracy"] > 50
+    rc, out, _ = cli(capsys, "mlpzip", "info", packed, "--json")
+    assert rc == 0 and json.loads(out)["inputs"] == 100
+    for bad in (["--input-crop", 3], ["--augment", 9]):
+        rc, _, err = cli(capsys, "mlpzip", "train", "--depth", 1, "--width", 4, "-o", tmp_path / "x.pt", *bad)
+        assert rc == 2 and one_error_line(err) and not (tmp_path / "x.pt").exists()

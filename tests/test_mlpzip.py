@@ -120,5 +120,41 @@ def test_pooled_inputs_are_block_means_and_other_counts_are_refused():
     assert x.dtype == np.float32 and np.allclose(x[1, 3, 5], images[1, 6:8, 10:12].mean() / 255)
     assert mlp.inputs_of(images, 49).shape == (2, 49)
     assert torch.equal(mlp.inputs_of(images), mlp.inputs_of(images, 784))
-    with pytest.raises(DataError, match="784, 196, 49"):
-        mlp.inputs_of(images, 100)
+    with pytest.raises(DataError, match="784, 576, 400, 196"):
+        mlp.inputs_of(images, 121)
+
+
+def test_cropped_inputs_drop_the_margin_before_the_block_means():
+    images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28) % 251
+    x = mlp.inputs_of(images, 144).numpy().reshape(2, 12, 12)  # 2x2 blocks of the central 24x24
+    assert np.allclose(x[1, 0, 0], images[1, 2:4, 2:4].mean() / 255)
+    assert np.allclose(x[0, 11, 11], images[0, 24:26, 24:26].mean() / 255)
+    assert np.allclose(mlp.inputs_of(images, 400).numpy().reshape(2, 20, 20), images[:, 4:24, 4:24] / 255)
+    assert mlp.inputs_of(images, 25).shape == (2, 25) and mlp.input_count(4, 2) == 36
+    with pytest.raises(DataError, match="margin"):
+        mlp.input_count(3, 0)
+
+
+def test_shifted_images_move_whole_by_at_most_the_shift():
+    rng = np.random.default_rng(0)
+    images = np.zeros((64, 28, 28), np.uint8)
+    images[:, 10:18, 12:16] = rng.integers(1, 256, size=(64, 8, 4))  # ink away from the border
+    moved = mlpzip.shifted(images, 2, np.random.default_rng(1))
+    assert moved.shape == images.shape and moved.dtype == np.uint8
+    offsets = set()
+    for a, b in zip(images, moved):  # each image is its original, translated, nothing lost
+        ys, xs = np.nonzero(b)
+        dy, dx = ys.min() - 10, xs.min() - 12
+        assert abs(dy) <= 2 and abs(dx) <= 2 and np.array_equal(b[10 + dy:18 + dy, 12 + dx:16 + dx], a[10:18, 12:16])
+        assert b.sum(dtype=np.int64) == a.sum(dtype=np.int64)
+        offsets.add((dy, dx))
+    assert len(offsets) > 10  # every image draws its own offset
+    assert np.array_equal(mlpzip.shifted(images, 0, np.random.default_rng(1)), images)
+
+
+def test_training_with_shifts_learns_and_checks_its_range(subset):
+    config = mlp.MLPConfig(1, 32, inputs=144)
+    tensors = mlpzip.train_model(config, *subset[0], epochs=1, seed=0, lr=1e-2, augment=2)
+    assert mlp.accuracy(tensors, *subset[1]) > 50  # chance: 10%
+    with pytest.raises(OptionError, match="augment"):
+        mlpzip.train_model(config, *subset[0], epochs=1, augment=9)
