@@ -15,7 +15,8 @@ DEPTHS, WIDTHS = (2, 3, 4), (32, 64, 128, 256, 512)
 TARGETS = ((8192, 98.0), (2048, 97.0), (512, 90.0))
 PROVENANCE = ("command", "machine", "date")
 FAMILIES = {"baseline (float32 file)": "o", "post-training quantization": "s", "QAT (alone or after others)": "^",
-            "MCNC (with or without distillation)": "x", "combination study (PTQ 4-bit)": "D"}
+            "MCNC (with or without distillation)": "x", "combination study (PTQ 4-bit)": "D",
+            "QAT, longer recipe (shifted images, cropped inputs)": "v"}
 
 
 def _load(out: Path, name: str) -> list[dict]:
@@ -153,6 +154,12 @@ def _pooled_label(r: dict) -> str:
     return f"{'+'.join(r['methods'])}{rank} {r['bits']}-bit"
 
 
+def _recipe_label(r: dict) -> str:
+    teacher = f" (teacher {r['teacher']})" if "distill" in r["methods"] else ""
+    seed = f", seed {r['seed']}" if r.get("seed") else ""
+    return f"{_pooled_label(r)}, shift {r['augment']}{teacher}{seed}"
+
+
 def report(out: Path) -> None:
     """Write README.md, baselines.png, pareto.png and pareto.json under ``out``."""
     import matplotlib
@@ -191,6 +198,15 @@ def report(out: Path) -> None:
         lines += _rows("Pooled inputs (DxWxI: I = 196 or 49 block means of the image), float accuracy "
                        + ", ".join(f"{m} {a:.2f}%" for m, a in floats.items()), pooled,
                        _pooled_label)
+    recipe_all = _load(out, "recipe")
+    recipe = [r for r in recipe_all if r["methods"]]
+    if recipe:
+        lines += _rows("Longer recipe: 40 float epochs (lr 3e-3) on images shifted by up to `shift` pixels, cropped "
+                       "inputs (144 and 36: 2x2 and 4x4 means of the central 24x24; 100: 2x2 means of the central "
+                       "20x20), then 15 epochs of QAT; float accuracy "
+                       + ", ".join(f"{r['model']} shift {r['augment']}{' seed %d' % r['seed'] if r.get('seed') else ''}"
+                                   f" {r['accuracy']:.2f}%" for r in recipe_all if not r["methods"]), recipe,
+                       _recipe_label)
     fam = list(FAMILIES)
     points = [_point(f"baseline {r['depth']}x{r['width']} (float32 model file)", {**r, "bytes": r["model_bytes"]},
                      fam[0]) for r in base]
@@ -204,10 +220,11 @@ def report(out: Path) -> None:
                       + (f", {r['epochs']:g} epochs" if "epochs" in r else ""), r, fam[2]) for r in targets]
     points += [_point(f"{_pooled_label(r)} of {r['model']}", r, fam[2]) for r in pooled]
     points += [_point("+".join(r["methods"]) + f" of {r['model']}", r, fam[4]) for r in combos if r["methods"]]
+    points += [_point(f"{_recipe_label(r)} of {r['model']}, 40+15 epochs", r, fam[5]) for r in recipe]
     if points:
         lines += _pareto(plt, out, points)
     parts = [("baselines", base), ("quant", quant), ("mcnc", manifold + knobs), ("distill", distilled), ("small", small),
-             ("targets", targets), ("combos", combos), ("pooled", _load(out, "pooled"))]
+             ("targets", targets), ("combos", combos), ("pooled", _load(out, "pooled")), ("recipe", recipe_all)]
     lines += ["## Time per experiment", "", "Sum of the records' `seconds` (training and compression of each point; "
               "the 2-core machine was sometimes shared, so these are upper bounds).", "",
               "| part | points | seconds |", "|---|---|---|"]
