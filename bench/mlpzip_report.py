@@ -157,7 +157,7 @@ def _pooled_label(r: dict) -> str:
 def _recipe_label(r: dict) -> str:
     teacher = f" (teacher {r['teacher']})" if "distill" in r["methods"] else ""
     seed = f", seed {r['seed']}" if r.get("seed") else ""
-    return f"{_pooled_label(r)}, shift {r['augment']}{teacher}{seed}"
+    return f"{_pooled_label(r)}, shift {r['augment']}, {r['epochs']:g}+{r['retrain_epochs']:g} epochs{teacher}{seed}"
 
 
 def report(out: Path) -> None:
@@ -201,12 +201,13 @@ def report(out: Path) -> None:
     recipe_all = _load(out, "recipe")
     recipe = [r for r in recipe_all if r["methods"]]
     if recipe:
-        lines += _rows("Longer recipe: 40 float epochs (lr 3e-3) on images shifted by up to `shift` pixels, cropped "
-                       "inputs (144 and 36: 2x2 and 4x4 means of the central 24x24; 100: 2x2 means of the central "
-                       "20x20), then 15 epochs of QAT; float accuracy "
+        floats = [r for r in recipe_all if not r["methods"]]
+        lines += _rows("Longer recipe: float training on images shifted by up to `shift` pixels, cropped inputs "
+                       "(DxWxI: I = 144 or 36, 2x2 or 4x4 means of the central 24x24; 100, 2x2 means of the central "
+                       "20x20; 196 and 49 uncropped for comparison), then QAT; epochs are float + QAT. Float models: "
                        + ", ".join(f"{r['model']} shift {r['augment']}{' seed %d' % r['seed'] if r.get('seed') else ''}"
-                                   f" {r['accuracy']:.2f}%" for r in recipe_all if not r["methods"]), recipe,
-                       _recipe_label)
+                                   f" ({r['epochs']:g} epochs, lr {r['lr']:g}) {r['accuracy']:.2f}%" for r in floats),
+                       recipe, _recipe_label)
     fam = list(FAMILIES)
     points = [_point(f"baseline {r['depth']}x{r['width']} (float32 model file)", {**r, "bytes": r["model_bytes"]},
                      fam[0]) for r in base]
@@ -220,7 +221,7 @@ def report(out: Path) -> None:
                       + (f", {r['epochs']:g} epochs" if "epochs" in r else ""), r, fam[2]) for r in targets]
     points += [_point(f"{_pooled_label(r)} of {r['model']}", r, fam[2]) for r in pooled]
     points += [_point("+".join(r["methods"]) + f" of {r['model']}", r, fam[4]) for r in combos if r["methods"]]
-    points += [_point(f"{_recipe_label(r)} of {r['model']}, 40+15 epochs", r, fam[5]) for r in recipe]
+    points += [_point(f"{_recipe_label(r)} of {r['model']}", r, fam[5]) for r in recipe]
     if points:
         lines += _pareto(plt, out, points)
     parts = [("baselines", base), ("quant", quant), ("mcnc", manifold + knobs), ("distill", distilled), ("small", small),

@@ -243,7 +243,7 @@ def targets(args, data) -> None:
             _compressed_point("targets", key, config, tensors, options, data)
 
 
-# Pooled inputs (mlp.INPUT_POOLS): the first layer of a 784-input MLP is most of its file; the
+# Pooled inputs (mlp.INPUT_LAYOUTS): the first layer of a 784-input MLP is most of its file; the
 # means of 2x2 (196 inputs) or 4x4 (49) pixel blocks cut it 4x or 16x for a little accuracy.
 # (depth, width, inputs, methods, bits, rank); every model trains 10 epochs in float first.
 POOLED_RUNS = ((1, 16, 49, ["qat"], 2, 0), (1, 16, 49, ["qat"], 3, 0), (1, 24, 49, ["qat"], 2, 0),
@@ -306,44 +306,52 @@ def _recipe_model(args, depth: int, width: int, inputs: int, augment: int, epoch
     from inrcodec import mlp, mlpzip
 
     name = f"{depth}x{width}x{inputs}"
-    path = Path(args.models) / f"recipe-{name}-a{augment}-e{epochs:g}-s{seed}.pt"
+    path = Path(args.models) / f"recipe-{name}-a{augment}-e{epochs:g}-lr{lr:g}-s{seed}.pt"
     if path.exists():
         return mlp.from_bytes(path.read_bytes(), str(path))
+    recorded = any(r["model"] == name and not r["methods"] and r["augment"] == augment and r["epochs"] == epochs
+                   and r["lr"] == lr and r.get("seed", 0) == seed for r in load("recipe"))
     (x, y), (xt, yt) = args.data
     config = mlp.MLPConfig(depth, width, inputs=inputs)
     t0 = time.time()
     tensors = mlpzip.train_model(config, x, y, epochs, seed, lr=lr, augment=augment)
     Path(args.models).mkdir(parents=True, exist_ok=True)
     path.write_bytes(mlp.to_bytes(config, tensors))
-    append("recipe", {"model": name, "methods": [], "augment": augment, "epochs": epochs, "lr": lr,
-                      **({"seed": seed} if seed else {}),
-                      "parameters": config.num_params(), "accuracy": mlp.accuracy(tensors, xt, yt),
-                      "seconds": round(time.time() - t0, 1), **stamp()})
+    if not recorded:  # a model retrained after its file was lost is the same run (training is deterministic)
+        append("recipe", {"model": name, "methods": [], "augment": augment, "epochs": epochs, "lr": lr,
+                          **({"seed": seed} if seed else {}),
+                          "parameters": config.num_params(), "accuracy": mlp.accuracy(tensors, xt, yt),
+                          "seconds": round(time.time() - t0, 1), **stamp()})
     return config, tensors
 
 
 def recipe(args, data) -> None:
-    """Longer training, shifted images, cropped inputs and longer QAT: the issue's three targets."""
+    """Longer training, shifted images, cropped inputs and longer QAT, for every seed of --seeds:
+    the issue's three targets."""
     from inrcodec import mlpzip
 
     args.data = data
-    depth, width, inputs, augment, epochs = RECIPE_TEACHER
-    _, teacher = _recipe_model(args, depth, width, inputs, augment, epochs, 1e-3, 0)  # one teacher for every seed
-    teacher_name = f"{depth}x{width}x{inputs} shifted"
     t, w = _kd()
-    for depth, width, inputs, augment, methods, bits, rank in RECIPE_RUNS:
-        key = {"model": f"{depth}x{width}x{inputs}", "methods": methods, "bits": bits, "rank": rank,
-               "augment": augment, "epochs": RECIPE_EPOCHS, "retrain_epochs": RECIPE_RETRAIN, "teacher": teacher_name}
-        if args.seeds[0]:  # seed 0's records carry no seed field
-            key["seed"] = args.seeds[0]
-        if any(all(r.get(k) == v for k, v in key.items() if k != "teacher") and r.get("seed", 0) == args.seeds[0]
-               for r in load("recipe")):
-            continue
-        config, tensors = _recipe_model(args, depth, width, inputs, augment, RECIPE_EPOCHS, 3e-3, args.seeds[0])
-        options = mlpzip.CompressOptions(methods, bits=bits, epochs=RECIPE_RETRAIN, lr=1e-3, rank=rank or 16,
-                                         teacher=teacher, kd_temperature=t, kd_weight=w, augment=augment,
-                                         seed=args.seeds[0])
-        _compressed_point("recipe", key, config, tensors, options, data, seed=args.seeds[0])
+    teacher = None  # trained (seed 0, for every seed) only when a distilled point is still missing
+    teacher_name = "{}x{}x{} shifted".format(*RECIPE_TEACHER[:3])
+    for seed in args.seeds:
+        for depth, width, inputs, augment, methods, bits, rank in RECIPE_RUNS:
+            key = {"model": f"{depth}x{width}x{inputs}", "methods": methods, "bits": bits, "rank": rank,
+                   "augment": augment, "epochs": RECIPE_EPOCHS, "retrain_epochs": RECIPE_RETRAIN,
+                   "teacher": teacher_name}
+            if seed:  # seed 0's records carry no seed field
+                key["seed"] = seed
+            if any(all(r.get(k) == v for k, v in key.items() if k != "teacher") and r.get("seed", 0) == seed
+                   for r in load("recipe")):
+                continue
+            if "distill" in methods and teacher is None:
+                d, wd, i, a, e = RECIPE_TEACHER
+                teacher = _recipe_model(args, d, wd, i, a, e, 1e-3, 0)[1]
+            config, tensors = _recipe_model(args, depth, width, inputs, augment, RECIPE_EPOCHS, 3e-3, seed)
+            options = mlpzip.CompressOptions(methods, bits=bits, epochs=RECIPE_RETRAIN, lr=1e-3, rank=rank or 16,
+                                             teacher=teacher, kd_temperature=t, kd_weight=w, augment=augment,
+                                             seed=seed)
+            _compressed_point("recipe", key, config, tensors, options, data, seed=seed)
 
 
 def combos(args, data) -> None:

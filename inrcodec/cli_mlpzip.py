@@ -52,8 +52,8 @@ def _emit(as_json: bool, quiet: bool, summary: dict[str, Any], text: str) -> Non
 def train(
     depth: int = typer.Option(..., "--depth", help="Hidden layers (1..64)."),
     width: int = typer.Option(..., "--width", help="Features per hidden layer (1..65535)."),
-    input_pool: int = typer.Option(1, "--input-pool", help="Average the 28x28 image over PxP blocks first: 1 (784 inputs), 2 (196) or 4 (49)."),
-    input_crop: int = typer.Option(0, "--input-crop", help="Drop a margin of C pixels on each side first: 0, 2 (24x24: 576, 144 or 36 inputs) or 4 (20x20)."),
+    input_pool: int = typer.Option(1, "--input-pool", help="Average the image over PxP blocks: 1, 2 or 4 (784, 196 or 49 inputs without a crop)."),
+    input_crop: int = typer.Option(0, "--input-crop", help="Drop a margin of C pixels on each side first: 0, 2 (24x24: 576, 144 or 36 inputs) or 4 (20x20: 400, 100 or 25)."),
     epochs: float = typer.Option(10.0, "--epochs", help="Training epochs (Adam, cosine learning rate)."),
     lr: float = typer.Option(1e-3, "--lr", help="Adam's peak learning rate."),
     augment: int = typer.Option(0, "--augment", help="Move each training image by a random offset of up to N pixels at every step (0: off)."),
@@ -164,6 +164,7 @@ def compress(
         acc = mlp.accuracy(result.tensors, *test)
         _emit(as_json, quiet, {"input": model, "output": output, "methods": options.methods, "bytes": len(result.data),
                                "parameters": config.num_params(), "accuracy": acc, "epochs": result.epochs,
+                               "lr": options.lr, "augment": options.augment, "seed": options.seed,
                                "tensor_bits": result.details["tensor_bits"], "seconds": round(time.time() - t0, 2)},
               f"{output}: {len(result.data)} bytes, test accuracy {acc:.2f}% ({'+'.join(options.methods)}, "
               f"{result.epochs:g} epochs of retraining)")
@@ -215,10 +216,12 @@ def evaluate(
             config, tensors, kind = _read_model(inp)
             size = Path(inp).stat().st_size if inp != "-" else None
             d = {"file": inp, "kind": kind, "accuracy": mlp.accuracy(tensors, *test), "bytes": size,
-                 "parameters": config.num_params(), "depth": config.depth, "width": config.width}
+                 "parameters": config.num_params(), "depth": config.depth, "width": config.width,
+                 "inputs": config.inputs}
             if not as_json:
                 sys.stdout.write(f"{inp}: test accuracy {d['accuracy']:.2f}%, {size} bytes, "
-                                 f"{d['parameters']} parameters ({kind}, {config.depth}x{config.width})\n")
+                                 f"{d['parameters']} parameters ({kind}, {config.depth}x{config.width} on "
+                                 f"{config.inputs} inputs)\n")
             return d
 
         each(inputs, None, True, True, as_json, "evaluated", one)

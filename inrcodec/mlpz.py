@@ -21,7 +21,7 @@ from .bitstream import (MODEL_NAMES, BitstreamError, Field, LimitError, TensorRe
                         pack_fields, seal, size_of, unpack_body, unpack_fields)
 from .entropy import Decoder
 from .mcnc import MANIFOLD_FIELDS, Manifold, manifold_fields, manifold_from_fields
-from .mlp import MLPConfig
+from .mlp import MLPConfig, describe_inputs
 from .quantize import dequantize
 
 MAGIC = b"MLZ"
@@ -31,7 +31,7 @@ MAX_GENERATOR_WORK = 1 << 36  # multiply-adds to expand a manifold (seconds on 2
 HEADER_FIELDS: list[Field] = [
     Field("magic", "3s", 'b"MLZ"'),
     Field("version", "B", "format version", choices=(VERSION,)),
-    Field("inputs", "H", "input features (MNIST: 784 pixels, or 196/49 block means)", 1),
+    Field("inputs", "H", "input features (MNIST: one of mlp.INPUT_LAYOUTS' nine counts)", 1),
     Field("classes", "B", "output classes (10 for MNIST)", 2),
 ]
 # Which techniques made the file (a bit each; informational, the layout says how to decode).
@@ -224,7 +224,7 @@ def describe(data: bytes) -> dict[str, Any]:
     c = unpack(data)
     stored = sum(math.prod(shape) for kind, shape in items(c.config, c.layers, c.manifold) if kind != "mask")
     return {"format": "mlpz", "version": VERSION, "depth": c.config.depth, "width": c.config.width,
-            "inputs": c.config.inputs, "classes": c.config.classes, "parameters": c.config.num_params(),
+            "inputs": c.config.inputs, "input_layout": describe_inputs(c.config.inputs), "classes": c.config.classes, "parameters": c.config.num_params(),
             "stored_values": stored, "ranks": [lay.rank for lay in c.layers],
             "pruned": [bool(lay.masks) for lay in c.layers], "steps": c.steps,
             "manifold": None if c.manifold is None else {"chunk": c.manifold.d, "k": c.manifold.k,

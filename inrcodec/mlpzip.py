@@ -109,6 +109,8 @@ def check_options(options: CompressOptions) -> None:
         raise OptionError("--chunk must be in 1..2^24, --k in 1..4096 and --L positive")
     if not 0 <= options.augment <= 8:
         raise OptionError(f"--augment must be in 0..8 pixels, got {options.augment}")
+    if options.augment and not set(options.methods) - {"quant"}:
+        raise OptionError("--augment shifts the images of retraining, and quant alone does not retrain")
     if not (options.kd_temperature > 0 and 0 <= options.kd_weight <= 1):
         raise OptionError("--kd-temperature must be positive and --kd-weight in [0, 1]")
     if "distill" in options.methods and options.teacher is None:
@@ -146,21 +148,23 @@ def train(tensors: list, images: np.ndarray, labels: np.ndarray, epochs: float, 
     params = parameters if parameters is not None else tensors
     for p in params:
         p.requires_grad_(True)
-    with torch.no_grad():  # the input count is the network's (a pooled MLP sees 196 or 49 features)
+    with torch.no_grad():  # the input count is the network's (mlp.INPUT_LAYOUTS)
         features = (transform(tensors) if transform else tensors)[0].shape[1]
-    x, y = inputs_of(images, features), torch.from_numpy(labels.astype(np.int64))
+    # shifted batches are made from the images at each step; otherwise inputs are made once
+    x = None if augment else inputs_of(images, features)
+    y = torch.from_numpy(labels.astype(np.int64))
     gen = torch.Generator().manual_seed(seed + 1)
     rng = np.random.default_rng(seed + 2)
-    per_epoch = math.ceil(len(x) / batch)
+    per_epoch = math.ceil(len(images) / batch)
     total = max(1, round(epochs * per_epoch))
     opt = torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     step, running = 0, 0.0
     while step < total:
-        order = torch.randperm(len(x), generator=gen)
-        for s in range(0, len(x), batch):
+        order = torch.randperm(len(images), generator=gen)
+        for s in range(0, len(images), batch):
             idx = order[s:s + batch]
-            batch_images = images[idx.numpy()]
+            batch_images = images[idx.numpy()] if augment or loss_fn else None
             if augment:
                 batch_images = shifted(batch_images, augment, rng)
                 xb = inputs_of(batch_images, features)

@@ -86,9 +86,16 @@ def test_cropped_inputs_and_shifted_training_from_the_command_line(tmp_path, cap
     assert rc == 0 and trained["inputs"] == 100 and trained["augment"] == 1 and trained["accuracy"] > 50
     rc, out, _ = cli(capsys, "mlpzip", "compress", model, "-o", packed, "--method", "qat", "--bits", 3,
                      "--epochs", 0.05, "--augment", 1, "--data-dir", mnist_dir, "--json")
-    assert rc == 0 and json.loads(out)["accuracy"] > 50
+    compressed = json.loads(out)
+    assert rc == 0 and compressed["accuracy"] > 50 and compressed["augment"] == 1
     rc, out, _ = cli(capsys, "mlpzip", "info", packed, "--json")
-    assert rc == 0 and json.loads(out)["inputs"] == 100
+    described = json.loads(out)
+    assert rc == 0 and described["inputs"] == 100 and described["input_layout"] == "2x2 means of the central 20x20"
+    rc, out, _ = cli(capsys, "mlpzip", "eval", packed, "--data-dir", mnist_dir, "--json")
+    assert rc == 0 and json.loads(out)["accuracy"] == compressed["accuracy"] and json.loads(out)["inputs"] == 100
     for bad in (["--input-crop", 3], ["--augment", 9]):
         rc, _, err = cli(capsys, "mlpzip", "train", "--depth", 1, "--width", 4, "-o", tmp_path / "x.pt", *bad)
         assert rc == 2 and one_error_line(err) and not (tmp_path / "x.pt").exists()
+    for bad in (["--method", "qat", "--augment", 9], ["--method", "quant", "--augment", 1]):
+        rc, _, err = cli(capsys, "mlpzip", "compress", model, "-o", tmp_path / "x.mlpz", *bad)
+        assert rc == 2 and one_error_line(err) and not (tmp_path / "x.mlpz").exists()

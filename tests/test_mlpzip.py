@@ -130,7 +130,10 @@ def test_cropped_inputs_drop_the_margin_before_the_block_means():
     assert np.allclose(x[1, 0, 0], images[1, 2:4, 2:4].mean() / 255)
     assert np.allclose(x[0, 11, 11], images[0, 24:26, 24:26].mean() / 255)
     assert np.allclose(mlp.inputs_of(images, 400).numpy().reshape(2, 20, 20), images[:, 4:24, 4:24] / 255)
+    assert np.allclose(mlp.inputs_of(images, 36).numpy()[:, 0], images[:, 2:6, 2:6].mean(axis=(1, 2)) / 255)
+    assert np.allclose(mlp.inputs_of(images, 576).numpy().reshape(2, 24, 24), images[:, 2:26, 2:26] / 255)
     assert mlp.inputs_of(images, 25).shape == (2, 25) and mlp.input_count(4, 2) == 36
+    assert mlp.describe_inputs(100) == "2x2 means of the central 20x20" and mlp.describe_inputs(7) is None
     with pytest.raises(DataError, match="margin"):
         mlp.input_count(3, 0)
 
@@ -148,13 +151,16 @@ def test_shifted_images_move_whole_by_at_most_the_shift():
         assert abs(dy) <= 2 and abs(dx) <= 2 and np.array_equal(b[10 + dy:18 + dy, 12 + dx:16 + dx], a[10:18, 12:16])
         assert b.sum(dtype=np.int64) == a.sum(dtype=np.int64)
         offsets.add((dy, dx))
-    assert len(offsets) > 10  # every image draws its own offset
+    assert len(offsets) > 10  # every image draws its own offset, the extremes included
+    assert {dy for dy, _ in offsets} == {dx for _, dx in offsets} == set(range(-2, 3))
     assert np.array_equal(mlpzip.shifted(images, 0, np.random.default_rng(1)), images)
 
 
 def test_training_with_shifts_learns_and_checks_its_range(subset):
     config = mlp.MLPConfig(1, 32, inputs=144)
     tensors = mlpzip.train_model(config, *subset[0], epochs=1, seed=0, lr=1e-2, augment=2)
+    plain = mlpzip.train_model(config, *subset[0], epochs=1, seed=0, lr=1e-2)
     assert mlp.accuracy(tensors, *subset[1]) > 50  # chance: 10%
+    assert not torch.equal(tensors[0], plain[0])  # the shifts changed what it saw
     with pytest.raises(OptionError, match="augment"):
         mlpzip.train_model(config, *subset[0], epochs=1, augment=9)
