@@ -9,8 +9,10 @@ the codec's quantizer (:class:`inrcodec.softquant.SoftQuantizer`) for the last h
 the hard-quantized tensors with the codec's own entropy coder. The size it reports is the
 payload plus the header, section and record bytes a stream of that many tensors would have
 (the format has no field for the encoding yet, so no stream is written); PSNR is that of the
-8-bit image the quantized network renders. Compare with `cache/qat-normal` (our QAT at the
-normal effort, 300 s, one thread, on the same images).
+8-bit image the quantized network renders. Since 2026-12-01 the codec's `qat` method has this
+network as its default (`--fourier`, a field of the COIN/QAT section); the probe stays as the
+reference it was checked against (`--steps` for equal-step comparisons, `--unit-targets` for
+the codec's [0, 1] colours).
 
 Usage: python bench/fourier_probe.py --images kodim01,kodim12,kodim23 [--seconds 300] [--rate 0.3]
        [--l1 1e-5] [--threads 1] [--data-dir DIR] [--out bench/results/fourier-probe.jsonl]
@@ -83,18 +85,21 @@ def width_for(rate: float, pixels: int, inputs: int, bits_per_param: float = 7.4
     return width
 
 
-def probe(image: np.ndarray, rate: float, seconds: float, l1: float, seed: int = 0) -> dict:
+def probe(image: np.ndarray, rate: float, seconds: float, l1: float, seed: int = 0, steps: int | None = None,
+          unit_targets: bool = False) -> dict:
     h, w, _ = image.shape
     x = features(h, w)
     y = torch.from_numpy(image.reshape(-1, 3).astype(np.float32) / 127.5 - 1)
+    if unit_targets:  # the codec's own convention: colours in [0, 1] (an ablation)
+        y = (y + 1) / 2
     width = width_for(rate, h * w, x.shape[1])
     ts = init(width, x.shape[1], torch.Generator().manual_seed(seed))
     gen = torch.Generator().manual_seed(seed + 1)
     quant: list[SoftQuantizer] | None = None
     opt = torch.optim.Adam(ts, lr=1e-3)
     t0, step, qat_from = time.time(), 0, None
-    while time.time() - t0 < seconds:
-        frac = (time.time() - t0) / seconds
+    while (time.time() - t0 < seconds) if steps is None else step < steps:
+        frac = (time.time() - t0) / seconds if steps is None else step / steps
         if quant is None and frac >= 0.5:  # the QAT half: straight-through 8-bit weights
             quant = [SoftQuantizer(t.detach(), 8) for t in ts]
             opt = torch.optim.Adam([{"params": ts}, {"params": [q.log_alpha for q in quant]}], lr=2.5e-4)
@@ -119,7 +124,7 @@ def probe(image: np.ndarray, rate: float, seconds: float, l1: float, seed: int =
             enc.add(ints.numpy().reshape(-1), 8)
             hard.append(q.dequantized(t))
         out = torch.cat([forward(hard, x[s:s + 65536]) for s in range(0, len(x), 65536)])
-    decoded = np.clip(np.rint((out.numpy() + 1) * 127.5), 0, 255).reshape(h, w, 3)
+    decoded = np.clip(np.rint((out.numpy() * 2 if unit_targets else out.numpy() + 1) * 127.5), 0, 255).reshape(h, w, 3)
     mse = float(np.mean((decoded - image.astype(np.float64)) ** 2))
     nbytes = len(enc.payload()) + overhead_bytes(SECTION_BYTES, len(ts))
     return {"width": width, "parameters": sum(t.numel() for t in ts), "steps": step, "qat_from": qat_from,
@@ -134,6 +139,8 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0.3)
     ap.add_argument("--l1", type=float, default=1e-5)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=None, help="a fixed step count instead of --seconds")
+    ap.add_argument("--unit-targets", action="store_true", help="fit colours in [0, 1] (an ablation)")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--out", default="bench/results/fourier-probe.jsonl")
     args = ap.parse_args()
@@ -141,7 +148,9 @@ def main() -> None:
     for path in kodak(args.data_dir, names=args.images.split(",")):
         image = np.asarray(Image.open(path).convert("RGB"))
         rec = {"image": path.stem, "rate": args.rate, "l1": args.l1, "budget_seconds": args.seconds,
-               **probe(image, args.rate, args.seconds, args.l1), "command": "python " + " ".join(sys.argv),
+               "steps_fixed": args.steps, "unit_targets": args.unit_targets,
+               **probe(image, args.rate, args.seconds, args.l1, steps=args.steps, unit_targets=args.unit_targets),
+               "command": "python " + " ".join(sys.argv),
                "machine": f"{platform.machine()}, {os.cpu_count()} cores, {args.threads} torch threads, "
                           f"torch {torch.__version__}", "date": datetime.date.today().isoformat()}
         with open(args.out, "a") as f:

@@ -54,7 +54,9 @@ def encode(
     bits: Optional[int] = typer.Option(None, "--bits", help="Weight bit depth (coin 2..16, default 8, the first layer keeps 14 unless --uniform-bits; qat 1..16, default 8)."),
     uniform_bits: bool = typer.Option(False, "--uniform-bits", help="coin: every tensor at the same depth, as in COIN."),
     quantize_biases: Optional[bool] = typer.Option(None, "--quantize-biases/--no-quantize-biases", help="qat: train biases through the quantizer too (default) or keep them at 16 bits."),
-    first_layer_bits: Optional[int] = typer.Option(None, "--first-layer-bits", help="qat: depth of the first layer (default 14)."),
+    first_layer_bits: Optional[int] = typer.Option(None, "--first-layer-bits", help="qat: depth of the first layer (default: the others' depth; 14 with --fourier 0)."),
+    fourier: Optional[int] = typer.Option(None, "--fourier", help="coin, qat: Fourier frequencies of the coordinates, 0..32 (qat default 16, coin 0; 0 is the plain SIREN)."),
+    l1: Optional[float] = typer.Option(None, "--l1", help="coin, qat: L1 penalty on the parameters (default 2.5e-6 with Fourier features, else 0)."),
     chunk: Optional[int] = typer.Option(None, "--chunk", help="mcnc: chunk size d (default: rate control)."),
     k: Optional[int] = typer.Option(None, "--k", help="mcnc: manifold dimension k (default 8)."),
     bound: Optional[float] = typer.Option(None, "--L", help="mcnc: input bound L (default 0.3)."),
@@ -88,7 +90,8 @@ def encode(
             method_options["quantize_biases"] = quantize_biases
         if first_layer_bits is not None:
             method_options["first_layer_bits"] = first_layer_bits
-        for key, value in (("chunk", chunk), ("k", k), ("bound", bound), ("lam", lam)):
+        for key, value in (("chunk", chunk), ("k", k), ("bound", bound), ("lam", lam), ("fourier", fourier),
+                           ("l1", l1)):
             if value is not None:
                 method_options[key] = value
         if arch is not None and bits is not None and bpp is not None:
@@ -171,7 +174,7 @@ def info(
         def one(inp: str, _: str) -> dict[str, Any]:
             d = {"file": inp} | describe(read_input(inp))
             if not as_json:
-                lines = [f"{k.replace('_', ' '):<15}{_text(v)}" for k, v in d.items() if k != "step_sizes"]
+                lines = [f"{k.replace('_', ' '):<14} {_text(v)}" for k, v in d.items() if k != "step_sizes"]
                 sys.stdout.write("\n".join(lines) + "\n" + ("\n" if len(inputs) > 1 else ""))
             return d
 

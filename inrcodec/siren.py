@@ -21,16 +21,27 @@ class SirenConfig:
     2 coordinates to ``width`` features, ``hidden_layers - 1`` layers map width to width,
     and a final linear layer maps width to ``out_channels``. COIN's "10x28" is
     ``SirenConfig(10, 28)`` with 7,479 parameters (0.304 bpp at 16 bits on 768x512).
+
+    ``frequencies`` > 0 adds Fourier features of the coordinates to the first layer's input
+    (Struempler et al.'s encoding, see :func:`fourier_inputs`): 2 + 4 x frequencies inputs.
+    ``freq_scale`` is the ratio of successive frequencies (a bfloat16 value in streams).
     """
 
     hidden_layers: int
     width: int
     out_channels: int = 3
     w0: float = 30.0
+    frequencies: int = 0
+    freq_scale: float = 1.3984375  # 1.4 in bfloat16
+
+    @property
+    def inputs(self) -> int:
+        """Features the first layer reads per pixel."""
+        return 2 + 4 * self.frequencies
 
     def layer_shapes(self) -> list[tuple[int, int]]:
         """(out_features, in_features) of every linear layer, first to last."""
-        shapes = [(self.width, 2)]
+        shapes = [(self.width, self.inputs)]
         shapes += [(self.width, self.width)] * (self.hidden_layers - 1)
         shapes.append((self.out_channels, self.width))
         return shapes
@@ -47,8 +58,26 @@ class SirenConfig:
         return sum(o * i + o for o, i in self.layer_shapes())
 
     def macs_per_pixel(self) -> int:
-        """Multiply-adds of one forward pass for one pixel (what decoding costs)."""
-        return sum(o * i for o, i in self.layer_shapes())
+        """Multiply-adds of one forward pass for one pixel (what decoding costs; a Fourier
+        feature's product and sine or cosine count as one)."""
+        return sum(o * i for o, i in self.layer_shapes()) + 4 * self.frequencies
+
+    def describe(self) -> str:
+        """``LxW``, with ``+fF`` for F Fourier frequencies (e.g. ``4x61+f16``)."""
+        return f"{self.hidden_layers}x{self.width}" + (f"+f{self.frequencies}" if self.frequencies else "")
+
+
+def fourier_frequencies(count: int, scale: float) -> torch.Tensor:
+    """float32 frequencies pi * scale^i, i < count, each computed in float64 and rounded once."""
+    return torch.tensor([math.pi * scale ** i for i in range(count)], dtype=torch.float64).to(torch.float32)
+
+
+def fourier_inputs(coords: torch.Tensor, count: int, scale: float) -> torch.Tensor:
+    """(N, 2 + 4 count) float32: (y, x), then sin of every (coordinate, frequency) product, then
+    their cos; products in float32, ordered coordinate-major (y's frequencies, then x's)."""
+    freqs = fourier_frequencies(count, scale).to(coords.device)
+    arg = (coords[:, :, None] * freqs).reshape(len(coords), -1)
+    return torch.cat([coords, torch.sin(arg), torch.cos(arg)], 1)
 
 
 class Siren(nn.Module):
@@ -67,8 +96,16 @@ class Siren(nn.Module):
                 layer.weight.uniform_(-bound, bound, generator=generator)
                 layer.bias.uniform_(-1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), generator=generator)
 
+    def inputs(self, coords: torch.Tensor) -> torch.Tensor:
+        """What the first layer reads: the coordinates, with their Fourier features if any."""
+        cfg = self.config
+        return fourier_inputs(coords, cfg.frequencies, cfg.freq_scale) if cfg.frequencies else coords
+
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        h = coords
+        return self.body(self.inputs(coords))
+
+    def body(self, h: torch.Tensor) -> torch.Tensor:
+        """The layers on precomputed :meth:`inputs` (training draws batches of them)."""
         w0 = self.config.w0
         for layer in self.layers[:-1]:
             h = torch.sin(w0 * layer(h))
@@ -77,7 +114,7 @@ class Siren(nn.Module):
     @torch.no_grad()
     def infer(self, coords: torch.Tensor) -> torch.Tensor:
         """``forward`` without autograd, in place: the same values bit for bit, 20% faster."""
-        h = coords
+        h = self.inputs(coords)
         for layer in self.layers[:-1]:
             h = layer(h).mul_(self.config.w0).sin_()
         return self.layers[-1](h)

@@ -1,6 +1,7 @@
 """The generic training loop every method's encoder uses (the decoder never imports this).
 
-What it owns: the learning-rate schedule (warm-up, cosine decay to zero over the whole run),
+What it owns: the learning-rate schedule (warm-up, cosine decay to zero over the whole run,
+or along part of the cosine for a run that another phase continues),
 turning a wall-clock budget into a step count, the divergence guard, and keeping the best
 snapshot by a score the method supplies (for codecs: PSNR of what the decoder will see).
 What it does not know: the network, the data, the loss. A method passes a module, its
@@ -49,6 +50,10 @@ class LoopOptions:
     time_limit: float | None = None  # hard stop in seconds, whatever ``steps`` says
     lr: float = 1e-3
     warmup_steps: int = 100
+    # The part of the cosine the run follows: 1 decays to zero; 0.5 ends at half the rate (a
+    # float fit that quantization-aware training continues: +0.7 dB after QAT on kodim23 at
+    # 1250 steps, README "QAT with Fourier features").
+    cosine_span: float = 1.0
     eval_fractions: tuple[float, ...] = EVAL_FRACTIONS
     # Stop early, as stalled, when the best score is still below this at half the run (and at
     # least ``floor_min_step`` steps): for codecs, a flat image's PSNR plus a margin.
@@ -72,12 +77,13 @@ class LoopResult(Generic[T]):
     stalled: bool = False  # stopped at half the run, never above ``floor_score``
 
 
-def lr_factor(step: int, total: int, warmup: int) -> float:
-    """Linear warm-up over ``warmup`` steps, then cosine decay to zero at ``total``."""
+def lr_factor(step: int, total: int, warmup: int, span: float = 1.0) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay, to zero at ``total`` (or, with
+    ``span`` < 1, along that part of the cosine only)."""
     if step < warmup:
         return (step + 1) / warmup
     frac = min(1.0, (step - warmup) / max(1, total - warmup))
-    return 0.5 * (1.0 + math.cos(math.pi * frac))
+    return 0.5 * (1.0 + math.cos(math.pi * frac * span))
 
 
 class _Guard:
@@ -160,7 +166,7 @@ def run(module: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
             break
         if options.time_limit is not None and time.perf_counter() - t_start > options.time_limit:
             break
-        factor = guard.lr_scale * lr_factor(step, horizon, options.warmup_steps)
+        factor = guard.lr_scale * lr_factor(step, horizon, options.warmup_steps, options.cosine_span)
         for g, lr in zip(optimizer.param_groups, base_lrs):
             g["lr"] = lr * factor
         optimizer.zero_grad(set_to_none=True)

@@ -41,9 +41,12 @@ def main(only: list[str]) -> None:
         # Greyscale, every tensor at 10 bits.
         "golden_v2_coin_grey": (kodim23[100:112, 200:220, 1:2], {"arch": (3, 6), "bits": 10, "uniform_bits": True}),
     }
-    goldens["golden_v2_qat"] = (kodim23[240:256, 330:354], {"arch": (2, 8), "bits": 4, "method": "qat"})
+    goldens["golden_v2_qat"] = (kodim23[240:256, 330:354], {"arch": (2, 8), "bits": 4, "fourier": 0, "method": "qat"})
     # 1-bit (binary) weights and biases past the first layer: pins the 1-bit records.
-    goldens["golden_v2_qat1"] = (kodim23[240:256, 330:354], {"arch": (2, 8), "bits": 1, "method": "qat"})
+    goldens["golden_v2_qat1"] = (kodim23[240:256, 330:354], {"arch": (2, 8), "bits": 1, "fourier": 0, "method": "qat"})
+    # Fourier features (the COIN section's optional tail): 4 frequencies, every tensor at 8 bits.
+    goldens["golden_v2_qat_fourier"] = (kodim23[240:256, 330:354], {"arch": (2, 8), "bits": 8, "fourier": 4,
+                                                                     "method": "qat"})
     # MCNC: alpha and beta of a 2x8 SIREN on a seeded manifold (d=18, k=4), seeded theta0.
     goldens["golden_v2_mcnc"] = (kodim23[240:256, 330:354], {"arch": (2, 8), "bits": 8, "k": 4, "chunk": 18,
                                                               "theta0": 1, "method": "mcnc"})

@@ -38,7 +38,7 @@ def test_round_trip_keeps_every_field_and_bytes():
 
 
 @pytest.mark.parametrize("name", ["golden_v2_coin_rgb", "golden_v2_coin_grey", "golden_v2_qat", "golden_v2_qat1",
-                                  "golden_v2_mcnc"])
+                                  "golden_v2_mcnc", "golden_v2_qat_fourier"])
 def test_pack_of_unpack_is_identity_on_real_streams(name):
     data = (DATA / f"{name}.inr").read_bytes()
     assert pack(unpack(data)) == data

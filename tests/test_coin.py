@@ -119,3 +119,35 @@ def test_a_late_collapse_ships_the_snapshot_from_before_it(small_image):
         "arch": (3, 16), "bits": 16, "lr": 0.05, "compile": False}))
     assert res.best_step < 600 and any("wrote the step" in w for w in res.warnings)
     assert res.psnr > coin._flat_psnr(small_image) + 2
+
+
+def test_fourier_fields_are_an_optional_tail_of_the_section():
+    from inrcodec.bitstream import BitstreamError, Stream
+
+    def params(section: bytes) -> dict:
+        return coin.read_section(Stream(1, 3, 8, 8, section, [], b""))
+
+    plain, fourier = SirenConfig(3, 9), SirenConfig(4, 9, frequencies=16)
+    assert len(coin.pack_section(plain)) == 4 and params(coin.pack_section(plain))["frequencies"] == 0
+    back = coin.siren_config(params(coin.pack_section(fourier)), 3)
+    assert back == fourier and coin.header_bytes(fourier) == coin.header_bytes(SirenConfig(4, 9)) + 3
+    good = coin.pack_section(fourier)
+    for bad in (good[:-1], good + b"\0", good[:4] + bytes([0]) + good[5:], good[:5] + b"\xc0\x7f",  # NaN
+                good[:5] + b"\x00\x3f"):  # a ratio of 0.5
+        with pytest.raises(BitstreamError):
+            params(bad)
+
+
+def test_fourier_plan_has_four_layers_and_uses_the_budget():
+    cfg, _ = coin.plan_architecture(0.3, 512, 768, 3, 8, frequencies=16, bits_per_weight=7.0)
+    assert (cfg.hidden_layers, cfg.frequencies) == (coin.FOURIER_LAYERS, 16)
+    bits = 8 * coin.header_bytes(cfg) + 7.0 * cfg.num_params()
+    assert 0.95 * 0.3 * 512 * 768 < bits <= 0.3 * 512 * 768
+    assert coin.tensor_bits(cfg, 8) == [8] * 10  # no 14-bit first layer: it reads features
+
+
+def test_fourier_coin_round_trip(small_image):
+    res = coin.encode(small_image, EncodeOptions(bpp=None, steps=40, method_options={"arch": (2, 6), "bits": 10,
+                                                                                     "fourier": 2}))
+    opened, tensors = decode_parameters(res.data)
+    assert [t.shape for t in tensors][0] == (6, 10) and describe(res.data)["fourier_frequencies"] == 2

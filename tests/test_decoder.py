@@ -24,7 +24,7 @@ from make_golden import params_digest  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 GOLDENS = ["golden_v1_coin", "golden_v2_coin_rgb", "golden_v2_coin_grey", "golden_v2_qat", "golden_v2_qat1",
-           "golden_v2_mcnc", "golden_v2_grid"]
+           "golden_v2_mcnc", "golden_v2_grid", "golden_v2_qat_fourier"]
 
 
 @pytest.mark.parametrize("name", GOLDENS)
@@ -39,7 +39,9 @@ def test_golden_streams_decode_to_the_same_parameters_and_image(name):
 
 
 def test_goldens_pin_what_they_claim():
-    v1, rgb, grey, q, q1, mc, grid = (describe((DATA / f"{n}.inr").read_bytes()) for n in GOLDENS)
+    v1, rgb, grey, q, q1, mc, grid, qf = (describe((DATA / f"{n}.inr").read_bytes()) for n in GOLDENS)
+    assert qf["method"] == "qat" and qf["fourier_frequencies"] == 4 and qf["architecture"] == "2x8+f4"
+    assert qf["tensor_bits"] == [8] * 6 and qf["fourier_scale"] == 1.3984375
     assert grid["method"] == "grid" and grid["grids"] == [[16, 24], [8, 12], [4, 6]]
     assert mc["method"] == "mcnc" and (mc["chunk"], mc["k"], mc["theta0"]) == (18, 4, "seeded")
     assert q["method"] == "qat" and q["tensor_bits"][2:] == [4] * 4

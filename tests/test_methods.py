@@ -38,7 +38,9 @@ def test_a_section_that_disagrees_with_the_records_is_refused():
     records = [TensorRecord(8, 0, 0, 0x3C00, 0x3F80)] * 5
     with pytest.raises(BitstreamError, match="5 tensor records, its section implies 6"):
         decode(pack(Stream(coin.ID, 3, 4, 4, section, records, b"")))
-    with pytest.raises(BitstreamError, match="unexpected bytes"):
+    with pytest.raises(BitstreamError, match="unexpected bytes"):  # Fourier fields, then one byte too many
+        decode(pack(Stream(coin.ID, 3, 4, 4, section + b"\x02\xb3\x3f\x00", records + records[:1], b"")))
+    with pytest.raises(BitstreamError, match="truncated COIN Fourier fields"):
         decode(pack(Stream(coin.ID, 3, 4, 4, section + b"\x00", records + records[:1], b"")))
     with pytest.raises(BitstreamError, match="invalid hidden_layers 0"):
         decode(pack(Stream(coin.ID, 3, 4, 4, b"\x00\x04\x00\x1e", records, b"")))

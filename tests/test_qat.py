@@ -20,14 +20,30 @@ DATA = Path(__file__).resolve().parent / "data"
 
 def test_stream_decodes_to_alpha_times_the_levels(small_image):
     res = encode(small_image, EncodeOptions(bpp=None, method="qat", steps=120,
-                                            method_options={"arch": (3, 12), "bits": 4}))
+                                            method_options={"arch": (3, 12), "bits": 4, "fourier": 0}))
     opened, tensors = decode_parameters(res.data)
     assert opened.method.NAME == "qat" and describe(res.data)["method"] == "qat"
-    assert [r.bits for r in opened.stream.tensors] == [14, 14] + [4] * 6  # first layer at 14 bits by default
+    # the plain SIREN keeps its first layer at 14 bits by default
+    assert [r.bits for r in opened.stream.tensors] == [14, 14] + [4] * 6
     for t, rec in zip(tensors, opened.stream.tensors):
         q = t.reshape(-1) / np.float32(bf16_value(rec.step_bf16))
         assert rec.offset_bf16 == 0 and np.array_equal(q, np.rint(q))
         assert np.abs(q).max() <= (1 << (rec.bits - 1)) - 1
+
+
+def test_default_network_reads_fourier_features_at_one_depth(small_image):
+    res = encode(small_image, EncodeOptions(bpp=8.0, method="qat", steps=60))
+    info = describe(res.data)  # 56 pixels wide: 10 frequencies stay under its Nyquist limit
+    assert info["fourier_frequencies"] == qat.default_frequencies(40, 56) == 10
+    assert info["architecture"].startswith("4x") and set(info["tensor_bits"]) == {8}
+    assert res.bpp <= 8.0 and res.details["l1"] > 0
+
+
+def test_small_budgets_and_images_fall_back_to_the_plain_siren(small_image):
+    assert qat.default_frequencies(512, 768) == 16 and qat.default_frequencies(64, 64) == 11
+    res = encode(small_image, EncodeOptions(bpp=2.0, method="qat", steps=30))
+    info = describe(res.data)
+    assert "fourier_frequencies" not in info and info["tensor_bits"][:2] == [14, 14] and res.details["l1"] == 0
 
 
 def test_the_decoder_rebuilds_exactly_the_hard_quantized_weights():
@@ -53,7 +69,8 @@ def test_budget_is_honoured(small_image):
     assert res.bpp <= 3.0
 
 
-@pytest.mark.parametrize("options", [{"bits": 0}, {"bits": 17}, {"colour": 2}, {"arch": (0, 3)}])
+@pytest.mark.parametrize("options", [{"bits": 0}, {"bits": 17}, {"colour": 2}, {"arch": (0, 3)}, {"fourier": 33},
+                                     {"fourier": -1}, {"l1": -1e-5}])
 def test_bad_options(options):
     with pytest.raises(OptionError):
         qat.check_options(EncodeOptions(method="qat", method_options=options))
@@ -61,6 +78,7 @@ def test_bad_options(options):
 
 def test_bench_names():
     assert qat.bench_options("qat", 0.3) == {"bpp": 0.3}
+    assert qat.bench_options("qat-siren", 0.3) == {"bpp": 0.3, "fourier": 0}
     assert qat.bench_options("qat4", 0.3) == {"bpp": 0.3, "bits": 4, "quantize_biases": True}
     assert qat.bench_options("qat4w", 0.3) == {"bpp": 0.3, "bits": 4, "quantize_biases": False}
     assert qat.bench_options("qat1", 0.3) == {"bpp": 0.3, "bits": 1, "quantize_biases": True}
@@ -69,7 +87,8 @@ def test_bench_names():
 
 def test_one_bit_weights_are_plus_and_minus_alpha(small_image):
     res = encode(small_image, EncodeOptions(bpp=None, method="qat", steps=80,
-                                            method_options={"arch": (3, 12), "bits": 1, "first_layer_bits": 1}))
+                                            method_options={"arch": (3, 12), "bits": 1, "first_layer_bits": 1,
+                                                            "fourier": 0}))
     opened, tensors = decode_parameters(res.data)
     assert [r.bits for r in opened.stream.tensors] == [1] * 8 and not res.details["fell_back"]
     for t, rec in zip(tensors, opened.stream.tensors):

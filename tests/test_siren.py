@@ -48,3 +48,22 @@ def test_strided_render_is_the_full_render_subsampled():
     full = render(model, 37, 23)
     for stride in (2, 3, 5):
         assert np.array_equal(render(model, 37, 23, chunk_pixels=40, stride=stride), full[::stride, ::stride])
+
+
+def test_fourier_inputs_are_coordinates_then_sines_then_cosines():
+    coords = coordinate_grid(3, 5)
+    x = Siren(SirenConfig(2, 4, frequencies=3)).inputs(coords)
+    assert x.shape == (15, 2 + 4 * 3) and torch.equal(x[:, :2], coords)
+    f = float(np.float32(np.pi * 1.3984375))  # the second frequency, pi x 1.4 in bfloat16
+    assert torch.allclose(x[:, 2 + 1], torch.sin(coords[:, 0] * f))  # y's second frequency
+    assert torch.allclose(x[:, 2 + 3 + 1], torch.sin(coords[:, 1] * f))  # then x's
+    assert torch.allclose(x[:, 2 + 6:] ** 2 + x[:, 2:8] ** 2, torch.ones(15, 6), atol=1e-6)  # cos after sin
+
+
+def test_fourier_network_shapes_and_cost():
+    cfg = SirenConfig(4, 10, frequencies=16)
+    assert cfg.layer_shapes()[0] == (10, 66) and cfg.describe() == "4x10+f16"
+    assert cfg.macs_per_pixel() == 66 * 10 + 3 * 100 + 3 * 10 + 64
+    model = Siren(cfg)
+    coords = coordinate_grid(4, 6)
+    assert torch.equal(model(coords), model.infer(coords)) and torch.equal(model(coords), model.body(model.inputs(coords)))

@@ -33,6 +33,8 @@ def test_lr_schedule_warms_up_then_decays_to_zero():
     assert train.lr_factor(99, 1000, 100) == 1.0
     assert train.lr_factor(100, 1000, 100) == 1.0
     assert math.isclose(train.lr_factor(1000, 1000, 100), 0.0, abs_tol=1e-12)
+    # half the cosine: a phase that another continues ends at half the rate
+    assert math.isclose(train.lr_factor(1000, 1000, 100, span=0.5), 0.5) and train.lr_factor(0, 10, 0, 0.5) == 1.0
 
 
 def test_guard_rolls_back_a_collapse():

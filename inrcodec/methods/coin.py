@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bitstream import BitstreamError, DecodeLimits, Field, Stream, overhead_bytes, size_of, unpack_fields
+from ..bitstream import BitstreamError, DecodeLimits, Field, Stream, bf16_value, overhead_bytes, size_of, unpack_fields
 from ..errors import DataError, OptionError
 from ..quantize import weight_bits
 from ..siren import SirenConfig
@@ -30,7 +30,13 @@ SECTION: list[Field] = [
     Field("width", "H", "features per hidden layer W", 1),
     Field("w0", "B", "SIREN frequency w0 (integer; 30 for COIN)", 1),
 ]
-VARIANTS = ("coin (rate control, 8-bit weights, first layer 14), coin-paper (COIN's network for the rate, "
+# Optional tail: Fourier features of the coordinates (Struempler et al.); absent means none.
+FOURIER_SECTION: list[Field] = [
+    Field("frequencies", "B", "Fourier frequencies F: the first layer reads 2 + 4F features", 1, 32),
+    Field("freq_scale_bf16", "H", "ratio of successive frequencies, bfloat16 bits (1 to 4)"),
+]
+FREQ_SCALE_RANGE = (1.0, 4.0)
+VARIANTS = ("coin (rate control, 8-bit weights, first layer 14), coin-fourier (Fourier features, 4 layers), coin-paper (COIN's network for the rate, "
             "16-bit; rates 0.07/0.15/0.3/0.6/1.2), coin<bits> (rate control at that depth, e.g. coin8), "
             "coin<bits>u (every tensor at that depth, e.g. coin8u)")
 
@@ -38,8 +44,16 @@ VARIANTS = ("coin (rate control, 8-bit weights, first layer 14), coin-paper (COI
 
 
 def read_section(stream: Stream) -> dict[str, Any]:
-    """Architecture from the method section (validated from ``SECTION``)."""
+    """Architecture from the method section (validated from ``SECTION`` and the optional
+    ``FOURIER_SECTION`` tail; ``frequencies`` is 0 without it)."""
     params, tail = unpack_fields(SECTION, stream.section, "COIN method section")
+    params |= {"frequencies": 0, "freq_scale_bf16": 0}
+    if tail:
+        fourier, tail = unpack_fields(FOURIER_SECTION, tail, "COIN Fourier fields")
+        scale = bf16_value(fourier["freq_scale_bf16"])
+        if not FREQ_SCALE_RANGE[0] <= scale <= FREQ_SCALE_RANGE[1]:  # NaN fails too
+            raise BitstreamError(f"invalid Fourier frequency ratio {scale} (allowed: 1..4)")
+        params |= fourier
     if tail:
         raise BitstreamError(f"COIN method section has {len(tail)} unexpected bytes")
     return params
@@ -47,7 +61,9 @@ def read_section(stream: Stream) -> dict[str, Any]:
 
 def siren_config(params: dict[str, Any], channels: int) -> SirenConfig:
     """The network a COIN section describes."""
-    return SirenConfig(params["hidden_layers"], params["width"], channels, float(params["w0"]))
+    scale = bf16_value(params["freq_scale_bf16"]) if params.get("frequencies") else SirenConfig.freq_scale
+    return SirenConfig(params["hidden_layers"], params["width"], channels, float(params["w0"]),
+                       params.get("frequencies", 0), scale)
 
 
 def layout(params: dict[str, Any], channels: int) -> list[tuple[int, ...]]:
@@ -78,15 +94,26 @@ def describe(stream: Stream, params: dict[str, Any]) -> dict[str, Any]:
     cfg = siren_config(params, stream.channels)
     sizes = [math.prod(s) for s in cfg.tensor_shapes()]
     tensor_bits = [t.bits for t in stream.tensors]
-    return {"architecture": f"{cfg.hidden_layers}x{cfg.width}", "w0": params["w0"], "parameters": sum(sizes),
-            "bits": weight_bits(tensor_bits, sizes), "tensor_bits": tensor_bits}
+    out = {"architecture": cfg.describe(), "w0": params["w0"], "parameters": sum(sizes),
+           "bits": weight_bits(tensor_bits, sizes), "tensor_bits": tensor_bits}
+    if cfg.frequencies:
+        out |= {"fourier_frequencies": cfg.frequencies, "fourier_scale": cfg.freq_scale}
+    return out
 
 
 def pack_section(config: SirenConfig) -> bytes:
     """The method section of a stream of ``config``."""
     from ..bitstream import pack_fields
 
-    return pack_fields(SECTION, {"hidden_layers": config.hidden_layers, "width": config.width, "w0": int(config.w0)})
+    from ..quantize import to_bf16_bits
+
+    out = pack_fields(SECTION, {"hidden_layers": config.hidden_layers, "width": config.width, "w0": int(config.w0)})
+    if config.frequencies:
+        scale_bits = to_bf16_bits(config.freq_scale)
+        if bf16_value(scale_bits) != config.freq_scale:
+            raise ValueError(f"Fourier frequency ratio {config.freq_scale} is not a bfloat16 value")
+        out += pack_fields(FOURIER_SECTION, {"frequencies": config.frequencies, "freq_scale_bf16": scale_bits})
+    return out
 
 
 # --- encode side ------------------------------------------------------------------------
@@ -104,13 +131,20 @@ COIN_ARCHITECTURES: dict[float, tuple[int, int]] = {
 # SIRENs at 16 bits. Kept a little under that so a fixed depth rarely overshoots; it only
 # sizes the network, the final stream is always measured.
 _BITS_SAVED_BY_ENTROPY_CODING = 0.5
-_OPTION_KEYS = {"arch", "bits", "uniform_bits", "lr", "compile"}
+_OPTION_KEYS = {"arch", "bits", "uniform_bits", "lr", "compile", "fourier", "l1"}
+# Struempler et al.'s encoding: 16 frequencies at a ratio of 1.4, four sine layers whatever the
+# rate, an L1 penalty on every parameter (theirs is 1e-5 on [-1, 1] targets: the same weight
+# against our [0, 1] MSE is a quarter of it).
+FOURIER_LAYERS = 4
+FOURIER_SCALE = 1.3984375  # 1.4 in bfloat16 (the section stores it so)
+FOURIER_L1 = 2.5e-6
 
 
 def tensor_bits(config: SirenConfig, bits: int, uniform: bool = False) -> list[int]:
-    """Bit depth of every tensor (stream order) for ``bits``-bit weights."""
+    """Bit depth of every tensor (stream order) for ``bits``-bit weights. The first layer of a
+    Fourier-feature network reads features, not raw coordinates: it takes the planned depth."""
     n = len(config.tensor_shapes())
-    first = bits if uniform else max(bits, FIRST_LAYER_BITS)
+    first = bits if uniform or config.frequencies else max(bits, FIRST_LAYER_BITS)
     return [first, first] + [bits] * (n - 2)
 
 
@@ -128,7 +162,8 @@ def build_stream(tensors: list[np.ndarray], config: SirenConfig, bits: list[int]
 
 def header_bytes(config: SirenConfig) -> int:
     """Bytes of a COIN stream that are not payload words."""
-    return overhead_bytes(size_of(SECTION), len(config.tensor_shapes()))
+    section = size_of(SECTION) + (size_of(FOURIER_SECTION) if config.frequencies else 0)
+    return overhead_bytes(section, len(config.tensor_shapes()))
 
 
 def depth_for_params(n_params: float) -> int:
@@ -152,44 +187,52 @@ def _largest(ok, hi: int) -> int:
     return lo
 
 
-def width_for(depth: int, n_params: float, channels: int) -> int:
+def width_for(depth: int, n_params: float, channels: int, frequencies: int = 0) -> int:
     """Largest width whose SIREN of ``depth`` sine layers has at most ``n_params`` parameters (at least 1)."""
-    return max(1, _largest(lambda w: SirenConfig(depth, w, channels).num_params() <= n_params, (1 << 16) - 1))
+    return max(1, _largest(lambda w: SirenConfig(depth, w, channels, frequencies=frequencies).num_params() <= n_params,
+                           (1 << 16) - 1))
 
 
 def plan_architecture(bpp: float, height: int, width: int, channels: int, bits: int, uniform: bool = False,
                       limits: DecodeLimits = DecodeLimits(),
-                      bits_per_weight: float | None = None) -> tuple[SirenConfig, list[str]]:
+                      bits_per_weight: float | None = None, frequencies: int = 0) -> tuple[SirenConfig, list[str]]:
     """The SIREN to train for a whole-file budget of ``bpp`` at ``bits``-bit weights, and warnings.
 
     The network is capped so that the default decoder accepts the stream (its work and
     parameter limits); a budget larger than that cap can use is said in a warning.
     ``bits_per_weight`` overrides the estimate of coded bits per weight (default: bits - 0.5).
+    With ``frequencies`` (Fourier features) the depth is FOURIER_LAYERS at every rate.
     """
+    def depth_for(n: float) -> int:
+        return FOURIER_LAYERS if frequencies else depth_for_params(n)
+
+    def config(d: int, w: int) -> SirenConfig:
+        return SirenConfig(d, w, channels, frequencies=frequencies)
+
     budget_bits = bpp * height * width
-    probe = SirenConfig(depth_for_params(budget_bits / bits), 8, channels)
+    probe = config(depth_for(budget_bits / bits), 8)
     payload_bits = budget_bits - 8 * header_bytes(probe) - 32  # 32: range coder's last word
     per_weight = bits_per_weight or max(1.0, bits - _BITS_SAVED_BY_ENTROPY_CODING)
     n_params = payload_bits / per_weight
-    if n_params >= 20 and not uniform and bits < FIRST_LAYER_BITS:
+    if n_params >= 20 and not uniform and not frequencies and bits < FIRST_LAYER_BITS:
         # The first layer (3 x width parameters) is paid at FIRST_LAYER_BITS: price it with a
         # first guess of the width, then size the network as usual.
         w = width_for(depth_for_params(n_params), n_params, channels)
         n_params -= 3 * w * (FIRST_LAYER_BITS - bits) / per_weight
-    if n_params < 20:
+    if n_params < 20 + (probe.inputs + 1) * 2:
         raise DataError(f"a budget of {bpp} bpp on {width}x{height} is too small for any network")
-    depth = depth_for_params(n_params)
-    cfg = SirenConfig(depth, width_for(depth, n_params, channels), channels)
+    depth = depth_for(n_params)
+    cfg = config(depth, width_for(depth, n_params, channels, frequencies))
     pixels = height * width
-    cap = _largest(lambda w: (SirenConfig(depth, w, channels).macs_per_pixel() * pixels <= limits.max_work
-                              and SirenConfig(depth, w, channels).num_params() <= limits.max_parameters), cfg.width)
+    cap = _largest(lambda w: (config(depth, w).macs_per_pixel() * pixels <= limits.max_work
+                              and config(depth, w).num_params() <= limits.max_parameters), cfg.width)
     if cap < 1:
         raise DataError(f"a {width}x{height} image is too large to decode within the default work limit")
     warnings = []
     if cap < cfg.width:
         warnings.append(f"a {bpp} bpp budget would plan a {depth}x{cfg.width} network, over the decoder's default "
                         f"limits for {width}x{height}; used {depth}x{cap}")
-        cfg = SirenConfig(depth, cap, channels)
+        cfg = config(depth, cap)
     return cfg, warnings
 
 
@@ -208,6 +251,12 @@ def check_siren_options(options: EncodeOptions, name: str, keys: set[str], bit_k
         bits = options.method_options.get(key)
         if bits is not None and not min_bits <= bits <= 16:
             raise OptionError(f"--{key.replace('_', '-')} must be in {min_bits}..16 for {name}, got {bits}")
+    fourier = options.method_options.get("fourier")
+    if fourier is not None and not 0 <= fourier <= 32:
+        raise OptionError(f"--fourier must be in 0..32 frequencies, got {fourier}")
+    l1 = options.method_options.get("l1")
+    if l1 is not None and not (0 <= l1 < 1):
+        raise OptionError(f"--l1 must be in [0, 1), got {l1}")
     arch = options.method_options.get("arch")
     if arch is not None and not (1 <= arch[0] <= 64 and 1 <= arch[1] <= 1024):
         raise OptionError(f"--arch {arch[0]}x{arch[1]}: layers must be 1..64 and width 1..1024")
@@ -216,9 +265,10 @@ def check_siren_options(options: EncodeOptions, name: str, keys: set[str], bit_k
 
 
 def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed: int = 0, device: str = "cpu",
-        compile: bool | None = None, init: list[np.ndarray] | None = None):
+        compile: bool | None = None, init: list[np.ndarray] | None = None, l1: float = 0.0):
     """Fit ``config`` to an (H, W, C) uint8 image with random pixel mini-batches and Adam
-    (from SIREN's initialization, or from the float tensors ``init`` to continue a fit).
+    (from SIREN's initialization, or from the float tensors ``init`` to continue a fit),
+    minimizing MSE plus ``l1`` times the sum of absolute parameters.
 
     ``loop`` is a :class:`inrcodec.train.LoopOptions`. Snapshots are scored by the PSNR of the
     network quantized at ``eval_bits`` (what the decoder sees); returns the loop's result,
@@ -236,15 +286,16 @@ def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed
     if init is not None:
         model.load_tensors(init)
     evaluator = Siren(config).to(dev)
-    batches = pixel_batches(image, dev, gen)
+    batches = pixel_batches(image, dev, gen, config)
     if compile is None:  # compiling costs 5-30 s and pays back over long runs only
         compile = (loop.steps or 0) >= 3000 or (loop.steps is None and loop.budget_seconds >= 120)
-    forward = torch.compile(model) if compile else model
+    forward = torch.compile(model.body) if compile else model.body
     opt = torch.optim.Adam(model.parameters(), lr=loop.lr)
 
     def loss_fn(progress: float) -> torch.Tensor:
         coords, target = batches()
-        return torch.mean((forward(coords) - target) ** 2)
+        loss = torch.mean((forward(coords) - target) ** 2)
+        return loss + l1 * l1_norm(model.tensors()) if l1 else loss
 
     def score_fn() -> float:
         values = [quantize(t.detach().cpu().numpy(), b).dequantize() for t, b in zip(model.tensors(), eval_bits)]
@@ -257,34 +308,52 @@ def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed
     return train.run(model, opt, loss_fn, score_fn, keep_fn, loop)
 
 
-def pixel_batches(image: np.ndarray, device, generator):
-    """A function returning random mini-batches of (coordinates, colours in [0, 1]) of ``image``,
-    16384 pixels each (or all of a smaller image), drawn from ``generator``."""
+SCORE_PIXELS = 1 << 18
+
+
+def l1_norm(tensors) -> "torch.Tensor":
+    """Sum of absolute values over ``tensors`` (the penalty that makes weights cheaper to code)."""
+    return sum(t.abs().sum() for t in tensors)
+
+
+def pixel_batches(image: np.ndarray, device, generator, config: SirenConfig | None = None):
+    """A function returning random mini-batches of (network inputs, colours in [0, 1]) of
+    ``image``, 16384 pixels each (or all of a smaller image), drawn from ``generator``. The
+    inputs are what ``Siren(config).body`` reads: the coordinates, or with Fourier features
+    those too, precomputed for images of up to 4M pixels (at most 400 MB for 16 frequencies;
+    beyond that computed per batch)."""
     import torch
 
-    from ..siren import coordinate_grid
+    from ..siren import coordinate_grid, fourier_inputs
 
     height, width, channels = image.shape
     coords = coordinate_grid(height, width).to(device)
     target = torch.from_numpy(image.reshape(-1, channels).astype(np.float32) / 255.0).to(device)
     n_pixels = coords.shape[0]
     batch = min(16384, n_pixels)
+    freqs = config.frequencies if config is not None else 0
+
+    def features(c: torch.Tensor) -> torch.Tensor:
+        return fourier_inputs(c, freqs, config.freq_scale) if freqs else c
+
+    table = features(coords) if freqs and n_pixels * config.inputs <= 100 << 20 else None
 
     def draw():
         idx = torch.randint(n_pixels, (batch,), generator=generator).to(device)
-        return coords[idx], target[idx]
+        return (table[idx] if table is not None else features(coords[idx])), target[idx]
 
     return draw
 
 
 def subgrid_psnr(model, image: np.ndarray) -> float:
-    """PSNR of a SIREN on at most ~1M pixels of ``image`` (a regular subgrid of larger images), so
-    scoring a snapshot costs little whatever the image size."""
+    """PSNR of a SIREN on at most ~256k pixels of ``image`` (a regular subgrid of larger images:
+    every second row and column of a Kodak image), so scoring a snapshot costs little whatever
+    the image size."""
     from ..metrics import psnr
     from ..siren import render
 
     height, width, _ = image.shape
-    stride = max(1, math.ceil(math.sqrt(height * width / (1 << 20))))
+    stride = max(1, math.ceil(math.sqrt(height * width / SCORE_PIXELS)))
     return psnr(render(model, height, width, stride=stride), image[::stride, ::stride])
 
 
@@ -297,14 +366,14 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     opts = options.method_options
     uniform = bool(opts.get("uniform_bits", False))
     planned_bits = opts.get("bits") or DEFAULT_BITS
+    frequencies = opts.get("fourier") or 0
+    l1 = opts.get("l1", FOURIER_L1 if frequencies else 0.0)
     warnings: list[str] = []
     if opts.get("arch") is not None:
-        config = SirenConfig(opts["arch"][0], opts["arch"][1], channels)
-        if config.macs_per_pixel() * height * width > DecodeLimits().max_work:
-            raise DataError(f"a {config.hidden_layers}x{config.width} network on {width}x{height} exceeds the "
-                            "decoder's default work limit")
+        config = fixed_config(opts["arch"], channels, frequencies, height, width)
     else:
-        config, warnings = plan_architecture(options.bpp, height, width, channels, planned_bits, uniform)
+        config, warnings = plan_architecture(options.bpp, height, width, channels, planned_bits, uniform,
+                                             frequencies=frequencies)
     lr = opts.get("lr", 1e-3)
     loop = train.LoopOptions(steps=options.steps, budget_seconds=train.EFFORT_SECONDS[options.effort],
                              time_limit=options.time_limit, lr=lr, on_progress=options.on_progress)
@@ -314,13 +383,13 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     # and is retried at a quarter of the learning rate, at most twice.
     flat = _flat_psnr(image)
     loop.floor_score = flat + 1.0 if flat < 35.0 else None  # near-flat images: flat is a fine result
-    result = fit(image, config, eval_bits, loop, options.seed, options.device, opts.get("compile"))
+    result = fit(image, config, eval_bits, loop, options.seed, options.device, opts.get("compile"), l1=l1)
     for _ in range(2):
         if not result.stalled:
             break
         lr /= 4
         loop.lr = lr
-        retry = fit(image, config, eval_bits, loop, options.seed, options.device, opts.get("compile"))
+        retry = fit(image, config, eval_bits, loop, options.seed, options.device, opts.get("compile"), l1=l1)
         warnings.append(f"the fit stalled at {result.best_score:.2f} dB (a flat image gives {flat:.2f}); "
                         f"retried at learning rate {lr:g}: {retry.best_score:.2f} dB")
         result = retry if retry.best_score >= result.best_score else result
@@ -335,7 +404,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
 
     bits = largest_fitting(list(streams), size_at, budget)
     if bits is None:
-        raise DataError(f"no stream of a {config.hidden_layers}x{config.width} network fits {options.bpp} bpp")
+        raise DataError(f"no stream of a {config.describe()} network fits {options.bpp} bpp")
     if opts.get("bits") is not None and bits != opts["bits"]:
         warnings.append(f"{opts['bits']}-bit weights exceed the {options.bpp} bpp budget; used {bits} bits")
     if result.final_score < result.best_score - 1.0:
@@ -345,10 +414,18 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     sizes = [math.prod(s) for s in config.tensor_shapes()]
     depth = weight_bits(tb, sizes)
     first = "" if tb[0] == depth else f" (first layer {tb[0]})"
-    return Fitted(data=streams[bits], config=f"{config.hidden_layers}x{config.width} SIREN, {depth}-bit weights{first}",
+    return Fitted(data=streams[bits], config=f"{config.describe()} SIREN, {depth}-bit weights{first}",
                   steps=result.steps, best_step=result.best_step, restarts=result.restarts, warnings=warnings,
-                  details={"architecture": f"{config.hidden_layers}x{config.width}", "bits": depth,
-                           "tensor_bits": tb, "parameters": config.num_params(), "lr": lr})
+                  details={"architecture": config.describe(), "bits": depth,
+                           "tensor_bits": tb, "parameters": config.num_params(), "lr": lr, "l1": l1})
+
+
+def fixed_config(arch: tuple[int, int], channels: int, frequencies: int, height: int, width: int) -> SirenConfig:
+    """The SIREN of ``--arch`` (with ``frequencies`` Fourier features), if the default decoder accepts it."""
+    config = SirenConfig(arch[0], arch[1], channels, frequencies=frequencies)
+    if config.macs_per_pixel() * height * width > DecodeLimits().max_work:
+        raise DataError(f"a {config.describe()} network on {width}x{height} exceeds the decoder's default work limit")
+    return config
 
 
 def _flat_psnr(image: np.ndarray) -> float:
@@ -363,6 +440,8 @@ def bench_options(name: str, rate: float) -> dict[str, Any] | None:
     """Bench names: ``coin``, ``coin-paper``, ``coin<bits>``, ``coin<bits>u`` (None for others)."""
     if name == "coin":
         return {"bpp": rate}
+    if name == "coin-fourier":
+        return {"bpp": rate, "fourier": 16}
     if name == "coin-paper":
         if rate not in COIN_ARCHITECTURES:
             raise OptionError(f"coin-paper is defined at COIN's rates {sorted(COIN_ARCHITECTURES)}, not {rate}")
