@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from inrcodec import train
-from inrcodec.methods import coin, qat
+from inrcodec import siren_fit, train
+from inrcodec.methods import qat
 from inrcodec.metrics import psnr
 from inrcodec.quantize import quantize
 from inrcodec.siren import Siren, SirenConfig, coordinate_grid, render
@@ -25,7 +25,7 @@ from inrcodec.softquant import SoftQuantizer
 root = Path(__file__).resolve().parent.parent
 img = np.ascontiguousarray(np.asarray(Image.open(root / "samples" / "kodim23.png").convert("RGB"))[100:228, 200:392])
 cfg = SirenConfig(10, 40)
-fit = coin.fit(img, cfg, [16] * len(cfg.tensor_shapes()), train.LoopOptions(steps=800), compile=False)
+fit = siren_fit.fit(img, cfg, [16] * len(cfg.tensor_shapes()), train.LoopOptions(steps=800), compile=False)
 model = Siren(cfg)
 model.load_tensors(fit.best)
 bits = qat.tensor_bits(cfg, 8, True, 14)

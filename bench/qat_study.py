@@ -48,7 +48,7 @@ def key(r: dict) -> tuple:
 def run(args: argparse.Namespace) -> None:
     import torch
 
-    from inrcodec import train
+    from inrcodec import siren_fit, train
     from inrcodec.datasets import kodak
     from inrcodec.decoder import decode
     from inrcodec.methods import coin, qat
@@ -85,13 +85,13 @@ def run(args: argparse.Namespace) -> None:
                 arch = (config.hidden_layers, config.width)
                 if arch not in fits:
                     t0 = time.time()
-                    fit = coin.fit(image, config, [16] * len(tb), train.LoopOptions(steps=args.float_steps, lr=1e-3),
+                    fit = siren_fit.fit(image, config, [16] * len(tb), train.LoopOptions(steps=args.float_steps, lr=1e-3),
                                    device=args.device)
                     fit_seconds = time.time() - t0
                     # PTQ's control: the same fit trained on in float for as many steps as QAT
                     # fine-tunes, at QAT's learning rate, so both have seen the same step count.
                     t0 = time.time()
-                    more = coin.fit(image, config, [16] * len(tb), qat_loop, device=args.device, init=fit.best)
+                    more = siren_fit.fit(image, config, [16] * len(tb), qat_loop, device=args.device, init=fit.best)
                     fits[arch] = (fit, fit_seconds, more, time.time() - t0)
                 fit, fit_seconds, more, more_seconds = fits[arch]
                 common = {**base, "arch": f"{arch[0]}x{arch[1]}", "tensor_bits": tb,

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import torch
 
-from inrcodec import train
+from inrcodec import siren_fit, train
 from inrcodec.methods import coin
 from inrcodec.siren import SirenConfig
 
@@ -72,18 +72,18 @@ def test_progress_has_no_total_until_the_budget_is_calibrated():
 def test_siren_fit_improves_and_is_reproducible(small_image):
     cfg = SirenConfig(3, 24)
     bits = coin.tensor_bits(cfg, 16)
-    short = coin.fit(small_image, cfg, bits, train.LoopOptions(steps=5), compile=False)
-    longer = coin.fit(small_image, cfg, bits, train.LoopOptions(steps=300), compile=False)
-    again = coin.fit(small_image, cfg, bits, train.LoopOptions(steps=300), compile=False)
+    short = siren_fit.fit(small_image, cfg, bits, train.LoopOptions(steps=5), compile=False)
+    longer = siren_fit.fit(small_image, cfg, bits, train.LoopOptions(steps=300), compile=False)
+    again = siren_fit.fit(small_image, cfg, bits, train.LoopOptions(steps=300), compile=False)
     assert longer.best_score > short.best_score + 3 and longer.steps == 300
     for a, b in zip(longer.best, again.best):
         assert np.array_equal(a, b)
 
 
 def test_time_budget_sets_a_step_count_and_time_limit_stops(small_image):
-    res = coin.fit(small_image, SirenConfig(2, 8), [16] * 6, train.LoopOptions(budget_seconds=2.0), compile=False)
+    res = siren_fit.fit(small_image, SirenConfig(2, 8), [16] * 6, train.LoopOptions(budget_seconds=2.0), compile=False)
     assert res.steps > 40
-    res = coin.fit(small_image, SirenConfig(2, 8), [16] * 6, train.LoopOptions(steps=10**7, time_limit=1.0),
+    res = siren_fit.fit(small_image, SirenConfig(2, 8), [16] * 6, train.LoopOptions(steps=10**7, time_limit=1.0),
                    compile=False)
     assert res.steps < 10**7
 

@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from .. import siren_fit
 from ..errors import DataError
 from ..mcnc import Manifold
 from ..siren import SirenConfig
@@ -74,7 +75,6 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     from ..quantize import from_bf16_bits, quantize, to_bf16_bits
     from ..ratecontrol import largest_fitting
     from ..siren import Siren
-    from . import coin
 
     height, width, channels = image.shape
     opts = options.method_options
@@ -103,7 +103,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
                             / math.sqrt(m)).to(dev).requires_grad_(True)
     lr = opts.get("lr", 0.05)  # alpha's (the paper's Adam rate); beta's is 2% of its initial size
     opt = torch.optim.Adam([{"params": [alpha], "lr": lr}, {"params": [beta], "lr": 0.02 * float(beta.detach().mean())}])
-    batches = coin.pixel_batches(image, dev, gen)
+    batches = siren_fit.pixel_batches(image, dev, gen)
     evaluator = Siren(cfg).to(dev)
     theta = expander(params, channels, options.device)
 
@@ -126,7 +126,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
         with torch.no_grad():
             qa, qb = quantized(alpha.detach().cpu().numpy(), beta.detach().cpu().numpy(), bits)
             evaluator.load_tensors([t.cpu().numpy() for t in split(theta(qa, qb), cfg)])
-        return coin.subgrid_psnr(evaluator, image)
+        return siren_fit.subgrid_psnr(evaluator, image)
 
     def keep_fn() -> tuple[np.ndarray, np.ndarray]:
         return alpha.detach().cpu().numpy().copy(), beta.detach().cpu().numpy().copy()

@@ -92,7 +92,7 @@ def build_stream(ints: list[np.ndarray], alphas: list[int], bits: list[int], con
 
 def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     """Float fit, quantization-aware fine-tuning, then the stream (coarsened if over budget)."""
-    from .. import train
+    from .. import siren_fit, train
     from ..decoder import decode
     from ..metrics import psnr
 
@@ -123,7 +123,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     lr = opts.get("lr", 1e-3)
     loop = train.LoopOptions(steps=half_steps, budget_seconds=budget, time_limit=options.time_limit, lr=lr,
                              on_progress=options.on_progress, warmup_steps=WARMUP_STEPS, cosine_span=FLOAT_COSINE_SPAN)
-    float_fit = coin.fit(image, config, [16] * len(tb), loop, options.seed, options.device, opts.get("compile"),
+    float_fit = siren_fit.fit(image, config, [16] * len(tb), loop, options.seed, options.device, opts.get("compile"),
                          l1=l1)
 
     qat_loop = dataclasses.replace(loop, lr=lr * opts.get("qat_lr_scale", QAT_LR_SCALE), cosine_span=1.0)
@@ -242,7 +242,7 @@ def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: 
     """
     import torch
 
-    from .. import train
+    from .. import siren_fit, train
     from ..siren import Siren
     from ..softquant import SoftQuantizer, temperature_at
 
@@ -251,7 +251,7 @@ def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: 
     model.load_tensors(tensors)
     quantizers = torch.nn.ModuleList(SoftQuantizer(t, b) for t, b in zip(model.tensors(), bits)).to(dev)
     evaluator = Siren(config).to(dev)  # the hard-quantized network, for scoring snapshots
-    batches = coin.pixel_batches(image, dev, torch.Generator().manual_seed(seed + 1), config)
+    batches = siren_fit.pixel_batches(image, dev, torch.Generator().manual_seed(seed + 1), config)
     module = torch.nn.ModuleDict({"model": model, "quantizers": quantizers})
     opt = torch.optim.Adam(module.parameters(), lr=loop.lr)
 
@@ -269,11 +269,11 @@ def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: 
         coords, target = batches()
         temperature = None if straight_through else temperature_at(progress)
         loss = torch.mean((forward(coords, temperature) - target) ** 2)
-        return loss + l1 * coin.l1_norm(model.tensors()) if l1 else loss
+        return loss + l1 * siren_fit.l1_norm(model.tensors()) if l1 else loss
 
     def score_fn() -> float:
         evaluator.load_tensors([q.dequantized(t).cpu().numpy() for q, t in zip(quantizers, model.tensors())])
-        return coin.subgrid_psnr(evaluator, image)
+        return siren_fit.subgrid_psnr(evaluator, image)
 
     def keep_fn() -> list[tuple[np.ndarray, int, np.ndarray, float]]:
         """Per tensor: the hard levels and alpha (what is written), and the float weight and beta
