@@ -18,7 +18,7 @@ import numpy as np
 
 from ..bitstream import BitstreamError, DecodeLimits, Field, Stream, bf16_value, overhead_bytes, size_of, unpack_fields
 from ..errors import DataError, OptionError
-from ..quantize import weight_bits
+from ..quantize import to_bf16_bits, weight_bits
 from ..siren import SirenConfig
 from . import METHOD_IDS, EncodeOptions, Fitted
 
@@ -105,8 +105,6 @@ def pack_section(config: SirenConfig) -> bytes:
     """The method section of a stream of ``config``."""
     from ..bitstream import pack_fields
 
-    from ..quantize import to_bf16_bits
-
     out = pack_fields(SECTION, {"hidden_layers": config.hidden_layers, "width": config.width, "w0": int(config.w0)})
     if config.frequencies:
         scale_bits = to_bf16_bits(config.freq_scale)
@@ -135,8 +133,8 @@ _OPTION_KEYS = {"arch", "bits", "uniform_bits", "lr", "compile", "fourier", "l1"
 # Struempler et al.'s encoding: 16 frequencies at a ratio of 1.4, four sine layers whatever the
 # rate, an L1 penalty on every parameter (theirs is 1e-5 on [-1, 1] targets: the same weight
 # against our [0, 1] MSE is a quarter of it).
+FOURIER_FREQUENCIES = 16
 FOURIER_LAYERS = 4
-FOURIER_SCALE = 1.3984375  # 1.4 in bfloat16 (the section stores it so)
 FOURIER_L1 = 2.5e-6
 
 
@@ -219,7 +217,7 @@ def plan_architecture(bpp: float, height: int, width: int, channels: int, bits: 
         # first guess of the width, then size the network as usual.
         w = width_for(depth_for_params(n_params), n_params, channels)
         n_params -= 3 * w * (FIRST_LAYER_BITS - bits) / per_weight
-    if n_params < 20 + (probe.inputs + 1) * 2:
+    if n_params < 20 + 8 * frequencies:  # Fourier inputs: 4 more weights per frequency in each of 2 units
         raise DataError(f"a budget of {bpp} bpp on {width}x{height} is too small for any network")
     depth = depth_for(n_params)
     cfg = config(depth, width_for(depth, n_params, channels, frequencies))
@@ -349,7 +347,7 @@ def bench_options(name: str, rate: float) -> dict[str, Any] | None:
     if name == "coin":
         return {"bpp": rate}
     if name == "coin-fourier":
-        return {"bpp": rate, "fourier": 16}
+        return {"bpp": rate, "fourier": FOURIER_FREQUENCIES}
     if name == "coin-paper":
         if rate not in COIN_ARCHITECTURES:
             raise OptionError(f"coin-paper is defined at COIN's rates {sorted(COIN_ARCHITECTURES)}, not {rate}")

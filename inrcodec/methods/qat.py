@@ -40,7 +40,7 @@ _OPTION_KEYS = {"arch", "bits", "quantize_biases", "first_layer_bits", "lr", "qa
                 "compile", "fourier", "l1"}
 # Fourier features (Struempler et al.'s encoding: coin.FOURIER_LAYERS sine layers, every tensor
 # at the planned depth, an L1 penalty): the default network; --fourier 0 gives the plain SIREN.
-DEFAULT_FOURIER = 16
+DEFAULT_FOURIER = coin.FOURIER_FREQUENCIES
 # Coded bits per 8-bit parameter after QAT with the L1 penalty: 6.95 on six Kodak images at
 # 0.3 bpp (bench/fourier_probe.py); other depths: depth - 1, not measured.
 L1_BITS_SAVED = 1.0
@@ -124,7 +124,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     loop = train.LoopOptions(steps=half_steps, budget_seconds=budget, time_limit=options.time_limit, lr=lr,
                              on_progress=options.on_progress, warmup_steps=WARMUP_STEPS, cosine_span=FLOAT_COSINE_SPAN)
     float_fit = siren_fit.fit(image, config, [16] * len(tb), loop, options.seed, options.device, opts.get("compile"),
-                         l1=l1)
+                              l1=l1)
 
     qat_loop = dataclasses.replace(loop, lr=lr * opts.get("qat_lr_scale", QAT_LR_SCALE), cosine_span=1.0)
     qat = fine_tune(image, config, tb, float_fit.best, qat_loop, opts.get("quantizer", DEFAULT_QUANTIZER),
@@ -172,7 +172,7 @@ def default_frequencies(height: int, width: int) -> int:
     limit (pi x (size - 1) / 2 on coordinates in [-1, 1]) alias on the pixel grid. A rule, not
     a measurement: Kodak keeps all 16."""
     nyquist = (max(height, width) - 1) / 2
-    return sum(1 for i in range(DEFAULT_FOURIER) if coin.FOURIER_SCALE ** i <= nyquist)
+    return sum(1 for i in range(DEFAULT_FOURIER) if SirenConfig.freq_scale ** i <= nyquist)
 
 
 def plan(bpp: float, height: int, width: int, channels: int, bits: int, quantize_biases: bool = True,
