@@ -63,6 +63,52 @@ def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed
 SCORE_PIXELS = 1 << 18
 
 
+def cap_for_time(config: SirenConfig, seconds: float, min_steps: int, device: str = "cpu",
+                 min_width: int = 1, batch: int = 16384) -> SirenConfig:
+    """``config``, narrowed (not below ``min_width``) until ``seconds`` of training buy at least
+    ``min_steps`` steps of ``batch`` pixels at the step time measured on this machine now."""
+    import dataclasses
+
+    for _ in range(4):
+        per_step = step_seconds(config, device, batch)
+        if seconds / per_step >= min_steps or config.width <= min_width:
+            break
+        # time grows a little slower than the width squared (bench/effort_presets.py): aim a bit low
+        shrink = math.sqrt(seconds / per_step / min_steps) * 0.97
+        config = dataclasses.replace(config, width=max(min_width, min(config.width - 1, int(config.width * shrink))))
+    return config
+
+
+def step_seconds(config: SirenConfig, device: str = "cpu", batch: int = 16384, steps: int = 3) -> float:
+    """Wall seconds of one training step (forward, backward, Adam) of ``config`` on a batch of
+    ``batch`` random inputs, timed here and now (so on this machine, under its current load)."""
+    import time
+
+    import torch
+
+    from .siren import Siren
+
+    model = Siren(config, generator=torch.Generator().manual_seed(0)).to(device)
+    inputs = torch.rand(batch, config.inputs, device=device)
+    target = torch.rand(batch, config.out_channels, device=device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        torch.mean((model.body(inputs) - target) ** 2).backward()
+        opt.step()
+
+    step()  # allocations
+    if device != "cpu":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device != "cpu":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / steps
+
+
 def l1_norm(tensors) -> "torch.Tensor":
     """Sum of absolute values over ``tensors`` (the penalty that makes weights cheaper to code)."""
     return sum(t.abs().sum() for t in tensors)

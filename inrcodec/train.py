@@ -41,6 +41,27 @@ class Progress:
     eta: float | None
 
 
+def phase_progress(report: Callable[[Progress], None] | None, steps_before: int = 0, seconds_before: float = 0.0,
+                   steps_after: int | None = 0, seconds_after: float | None = 0.0,
+                   cost_after: float = 1.0) -> Callable[[Progress], None] | None:
+    """The progress callback of one phase of a run of several, counting steps and seconds from
+    the run's start: the total includes the ``steps_after`` of later phases (None: not known
+    yet), the ETA their ``seconds_after`` (None: ``steps_after`` at this phase's step time
+    times ``cost_after``). The defaults describe the last phase."""
+    if report is None:
+        return None
+
+    def shifted(p: Progress) -> None:
+        total = None if p.total_steps is None or steps_after is None else steps_before + p.total_steps + steps_after
+        later = seconds_after
+        if later is None and steps_after is not None and p.step:
+            later = p.elapsed / p.step * cost_after * steps_after
+        eta = None if p.eta is None or later is None else p.eta + later
+        report(Progress(steps_before + p.step, total, p.loss_db, seconds_before + p.elapsed, eta))
+
+    return shifted
+
+
 @dataclass
 class LoopOptions:
     """How long and how fast. ``steps`` fixes the run length; otherwise ``budget_seconds`` sets it."""
@@ -54,6 +75,7 @@ class LoopOptions:
     # float fit that quantization-aware training continues: +0.7 dB after QAT on kodim23 at
     # 1250 steps, README "QAT with Fourier features").
     cosine_span: float = 1.0
+    cosine_start: float = 0.0  # where on the cosine the run starts (a phase that continues another)
     eval_fractions: tuple[float, ...] = EVAL_FRACTIONS
     # Stop early, as stalled, when the best score is still below this at half the run (and at
     # least ``floor_min_step`` steps): for codecs, a flat image's PSNR plus a margin.
@@ -77,13 +99,13 @@ class LoopResult(Generic[T]):
     stalled: bool = False  # stopped at half the run, never above ``floor_score``
 
 
-def lr_factor(step: int, total: int, warmup: int, span: float = 1.0) -> float:
+def lr_factor(step: int, total: int, warmup: int, span: float = 1.0, start: float = 0.0) -> float:
     """Linear warm-up over ``warmup`` steps, then cosine decay, to zero at ``total`` (or, with
-    ``span`` < 1, along that part of the cosine only)."""
+    ``span`` < 1, along the part of the cosine from ``start`` to ``start + span`` only)."""
     if step < warmup:
         return (step + 1) / warmup
     frac = min(1.0, (step - warmup) / max(1, total - warmup))
-    return 0.5 * (1.0 + math.cos(math.pi * frac * span))
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, start + frac * span)))
 
 
 class _Guard:
@@ -166,7 +188,8 @@ def run(module: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
             break
         if options.time_limit is not None and time.perf_counter() - t_start > options.time_limit:
             break
-        factor = guard.lr_scale * lr_factor(step, horizon, options.warmup_steps, options.cosine_span)
+        factor = guard.lr_scale * lr_factor(step, horizon, options.warmup_steps, options.cosine_span,
+                                            options.cosine_start)
         for g, lr in zip(optimizer.param_groups, base_lrs):
             g["lr"] = lr * factor
         optimizer.zero_grad(set_to_none=True)

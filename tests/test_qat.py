@@ -46,6 +46,15 @@ def test_small_budgets_and_images_fall_back_to_the_plain_siren(small_image):
     assert "fourier_frequencies" not in info and info["tensor_bits"][:2] == [14, 14] and res.details["l1"] == 0
 
 
+def test_a_network_too_slow_for_the_time_is_narrowed(kodim23):
+    image = np.ascontiguousarray(kodim23[100:196, 200:328])
+    res = encode(image, EncodeOptions(bpp=4.0, method="qat", effort="fast", time_limit=0.3))
+    info = describe(res.data)
+    assert any("would train fewer than" in w for w in res.warnings)
+    assert info["architecture"] == f"4x{qat.MIN_FOURIER_WIDTH}+f{qat.default_frequencies(96, 128)}"
+    assert res.bpp < 2.0  # well under the budget: the time, not the bits, sized the network
+
+
 def test_the_decoder_rebuilds_exactly_the_hard_quantized_weights():
     cfg = SirenConfig(2, 5)
     rng = np.random.default_rng(0)

@@ -24,3 +24,11 @@ def test_batches_hold_the_inputs_the_network_reads(small_image):
 def test_l1_norm_sums_absolute_values():
     ts = [torch.tensor([1.0, -2.0]), torch.tensor([[-0.5]])]
     assert float(siren_fit.l1_norm(ts)) == 3.5
+
+
+def test_a_network_too_slow_for_the_time_is_narrowed():
+    config = SirenConfig(3, 40, 3, 30.0, frequencies=4)
+    assert siren_fit.cap_for_time(config, seconds=1e6, min_steps=100) == config
+    # no machine runs 10^6 steps in a second: narrowed as far as allowed
+    assert siren_fit.cap_for_time(config, seconds=1.0, min_steps=10 ** 6, min_width=8).width == 8
+    assert siren_fit.step_seconds(config, batch=256, steps=1) > 0

@@ -35,6 +35,9 @@ def test_lr_schedule_warms_up_then_decays_to_zero():
     assert math.isclose(train.lr_factor(1000, 1000, 100), 0.0, abs_tol=1e-12)
     # half the cosine: a phase that another continues ends at half the rate
     assert math.isclose(train.lr_factor(1000, 1000, 100, span=0.5), 0.5) and train.lr_factor(0, 10, 0, 0.5) == 1.0
+    # a second phase starting where the first ended continues the same cosine to zero
+    assert math.isclose(train.lr_factor(0, 10, 0, span=0.5, start=0.5), 0.5)
+    assert math.isclose(train.lr_factor(10, 10, 0, span=0.5, start=0.5), 0.0, abs_tol=1e-12)
 
 
 def test_guard_rolls_back_a_collapse():
@@ -67,6 +70,19 @@ def test_progress_has_no_total_until_the_budget_is_calibrated():
               train.LoopOptions(budget_seconds=1.0, on_progress=seen.append))
     assert seen and seen[0].total_steps is None and seen[0].eta is None
     assert seen[-1].total_steps is not None and seen[-1].step == seen[-1].total_steps
+
+
+def test_two_phases_report_one_run():
+    module, opt, loss_fn = _quadratic()
+    seen: list[train.Progress] = []
+    first = train.run(module, opt, loss_fn, lambda: 0.0, lambda: None,
+                      train.LoopOptions(steps=30, on_progress=train.phase_progress(seen.append, steps_after=20)))
+    train.run(module, opt, loss_fn, lambda: 0.0, lambda: None,
+              train.LoopOptions(steps=20, on_progress=train.phase_progress(seen.append, first.steps, first.seconds)))
+    steps = [p.step for p in seen]
+    assert steps == sorted(steps) and steps[-1] == 50 and {p.total_steps for p in seen} == {50}
+    assert all(p.eta is not None and p.eta >= 0 for p in seen)
+    assert train.phase_progress(None) is None
 
 
 def test_siren_fit_improves_and_is_reproducible(small_image):

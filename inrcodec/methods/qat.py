@@ -47,6 +47,12 @@ L1_BITS_SAVED = 1.0
 # Below this planned width the default falls back to the plain SIREN (a guess, not measured:
 # the features' first layer, 2 + 4F inputs wide, would take most of a small budget).
 MIN_FOURIER_WIDTH = 16
+# A network that trains fewer steps than this within the effort's time is narrowed (the file then
+# comes out under the budget): at the fast preset (60 s, one thread) on 24 Kodak images, 4x94 at
+# 0.6 bpp trained 588 steps to 27.36 dB, 4x138 at 1.2 bpp 350 steps to 26.84 (bench/results/kodak).
+# With it, four images at 1.2: 26.44 dB at 0.87 bpp against 26.32 at 1.19; at 0.6 unchanged
+# (bench/results/qat-time-cap, README).
+MIN_TRAINING_STEPS = 450
 QAT_LR_SCALE = 0.25  # the quantization-aware phase's learning rate, as a fraction of the float phase's
 # Schedule of the two phases, measured on kodim23 at 0.3 bpp, 1250 steps (Fourier network): no
 # warm-up +0.27 dB, and a float phase whose cosine ends at half the rate (the QAT phase goes on
@@ -117,16 +123,31 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
             frequencies = 0
             first, l1 = knobs(0)
             config, warnings = plan(options.bpp, height, width, channels, bits, qb, first, 0, l1)
+    if options.steps is None and opts.get("arch") is None:
+        planned = config
+        seconds = min(train.EFFORT_SECONDS[options.effort], options.time_limit or math.inf)
+        config = siren_fit.cap_for_time(config, seconds, MIN_TRAINING_STEPS, options.device,
+                                        min(config.width, MIN_FOURIER_WIDTH), min(16384, height * width))
+        if config != planned:
+            warnings.append(f"a {planned.describe()} network would train fewer than {MIN_TRAINING_STEPS} steps in "
+                            f"{seconds:.0f} s on this machine: used {config.describe()}, under the budget "
+                            "(a larger effort uses all of it)")
     tb = tensor_bits(config, bits, qb, first)
     half_steps = None if options.steps is None else max(1, options.steps // 2)
     budget = train.EFFORT_SECONDS[options.effort] / 2
     lr = opts.get("lr", 1e-3)
+    later = None if options.steps is None else max(1, options.steps - half_steps)
     loop = train.LoopOptions(steps=half_steps, budget_seconds=budget, time_limit=options.time_limit, lr=lr,
-                             on_progress=options.on_progress, warmup_steps=WARMUP_STEPS, cosine_span=FLOAT_COSINE_SPAN)
+                             warmup_steps=WARMUP_STEPS, cosine_span=FLOAT_COSINE_SPAN,
+                             on_progress=train.phase_progress(options.on_progress, steps_after=later,
+                                                              seconds_after=budget if later is None else None))
     float_fit = siren_fit.fit(image, config, [16] * len(tb), loop, options.seed, options.device, opts.get("compile"),
                               l1=l1)
-
-    qat_loop = dataclasses.replace(loop, lr=lr * opts.get("qat_lr_scale", QAT_LR_SCALE), cosine_span=1.0)
+    spent = float_fit.seconds
+    qat_loop = dataclasses.replace(loop, lr=lr * opts.get("qat_lr_scale", QAT_LR_SCALE), cosine_span=1.0,
+                                   steps=later, time_limit=None if options.time_limit is None
+                                   else max(0.0, options.time_limit - spent),
+                                   on_progress=train.phase_progress(options.on_progress, float_fit.steps, spent))
     qat = fine_tune(image, config, tb, float_fit.best, qat_loop, opts.get("quantizer", DEFAULT_QUANTIZER),
                     options.seed, options.device, l1)
     limit = options.bpp * height * width / 8 if options.bpp is not None else math.inf
