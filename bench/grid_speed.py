@@ -1,6 +1,6 @@
 """Where a training step of the latent-grid method spends its time on this CPU (issue 14).
 
-Times one forward+backward (and the Adam step) of `inrcodec.methods.grid_encode.GridModel` on an
+Times one forward+backward (and the Adam step) of `inrcodec.methods.grid_model.GridModel` on an
 image of the given size, and of its parts: latent relaxation, upsampling + synthesis, the ARM
 with its rate. Options are the method's (JSON), e.g. '{"upsampling": 1}'.
 
@@ -16,8 +16,9 @@ import time
 
 import torch
 
-from inrcodec.methods.grid import synthesize
-from inrcodec.methods.grid_encode import DEFAULTS, GridModel
+from inrcodec.methods.grid import synthesis_layers, synthesize
+from inrcodec.methods.grid_encode import DEFAULTS, SCHEDULE
+from inrcodec.methods.grid_model import GridModel, upsample_fast
 
 
 def ms(step, n: int = 5) -> float:
@@ -39,7 +40,7 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     h, w = (int(v) for v in a.size.split("x"))
     params = {**DEFAULTS, **json.loads(a.options)}
-    model = GridModel(params, h, w, 3, 0, "cpu")
+    model = GridModel(params, h, w, 3, 0, "cpu", SCHEDULE["arm_init"])
     with torch.no_grad():
         for g in model.grids:
             g.normal_(0, 2)
@@ -60,15 +61,19 @@ def main() -> None:
 
     ys = [y.detach().requires_grad_(True) for y in model.quantized("hard", 0.2)]
 
-    def synthesis():
+    def synthesis():  # the decoder's path (F.interpolate)
         synthesize(ys, list(model.syn), params, h, w).sum().backward()
+
+    def synthesis_training():  # the encoder's (separable gathers)
+        synthesis_layers(upsample_fast(ys, params, h, w), list(model.syn), params, h, w).sum().backward()
 
     def rate():
         model.rate(ys).backward()
 
     rows = {"step, noise phase": ms(full("noise")), "step, hard phase": ms(full("hard")),
-            "latent relaxation (soft round + noise)": ms(relax), "upsampling + synthesis": ms(synthesis),
-            "ARM + rate": ms(rate)}
+            "latent relaxation (soft round + noise)": ms(relax),
+            "upsampling + synthesis (decoder's upsampling)": ms(synthesis),
+            "upsampling + synthesis (encoder's upsampling)": ms(synthesis_training), "ARM + rate": ms(rate)}
     print(json.dumps({"size": a.size, "options": params, "threads": a.threads, "ms": rows,
                       "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"}))
 

@@ -37,6 +37,21 @@ VARIANTS: dict[str, dict] = {
     "bic": {"upsampling": 1},
     "w24": {"syn_width": 24},
     "w24bic": {"syn_width": 24, "upsampling": 1},
+    "coarse25": {"coarse": 0.25},
+    "coarse50": {"coarse": 0.5},
+    "coarse65": {"coarse": 0.65},
+    "fl0-7": {"first_level": 0, "levels": 7},
+    "fl0-7c50": {"first_level": 0, "levels": 7, "coarse": 0.5},
+    "ctl": {"control_gain": 0.8, "rate_margin": 0.03},
+    "gain1": {"prior_gain": 1.0},
+    "sub": {"upsampling": 2},
+    "sub-w24": {"upsampling": 2, "syn_width": 24},
+    "sub-c50-ctl": {"upsampling": 2, "coarse": 0.5, "control_gain": 0.8, "rate_margin": 0.03},
+    "ctl-sub": {"upsampling": 2, "control_gain": 0.8, "rate_margin": 0.03},
+    "ctl-c50": {"coarse": 0.5, "control_gain": 0.8, "rate_margin": 0.03},
+    "ctl-sub-c50": {"upsampling": 2, "coarse": 0.5, "control_gain": 0.8, "rate_margin": 0.03},
+    "ctl-sub-w24": {"upsampling": 2, "syn_width": 24, "control_gain": 0.8, "rate_margin": 0.03},
+    "bilinear": {"upsampling": 0},  # over the 2026-12-02 defaults (sub-pixel, controller 0.8 / 3%)
 }
 OUT = Path(__file__).resolve().parent / "results" / "grid-study.jsonl"
 

@@ -52,7 +52,11 @@ def main(only: list[str]) -> None:
                                                               "theta0": 1, "method": "mcnc"})
     # Latent grids: 3 grids, a 1x8 synthesis with one 3x3 residual, an 8-neighbour integer ARM.
     goldens["golden_v2_grid"] = (kodim23[240:256, 330:354], {"lam": 0.002, "levels": 3, "first_level": 0, "syn_width": 8,
-                                                              "res_convs": 1, "method": "grid"})
+                                                              "res_convs": 1, "upsampling": 0, "method": "grid"})
+    # Sub-pixel synthesis (upsampling 2): an odd width, so the 2x2 blocks are cropped.
+    goldens["golden_v2_grid_subpixel"] = (kodim23[240:256, 330:355], {"lam": 0.002, "levels": 3, "first_level": 1,
+                                                                       "syn_width": 8, "res_convs": 1, "upsampling": 2,
+                                                                       "method": "grid"})
     models = set()
     for name, (img, opts) in goldens.items():
         if only and name not in only:

@@ -24,7 +24,7 @@ from make_golden import params_digest  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 GOLDENS = ["golden_v1_coin", "golden_v2_coin_rgb", "golden_v2_coin_grey", "golden_v2_qat", "golden_v2_qat1",
-           "golden_v2_mcnc", "golden_v2_grid", "golden_v2_qat_fourier"]
+           "golden_v2_mcnc", "golden_v2_grid", "golden_v2_qat_fourier", "golden_v2_grid_subpixel"]
 
 
 @pytest.mark.parametrize("name", GOLDENS)
@@ -39,7 +39,9 @@ def test_golden_streams_decode_to_the_same_parameters_and_image(name):
 
 
 def test_goldens_pin_what_they_claim():
-    v1, rgb, grey, q, q1, mc, grid, qf = (describe((DATA / f"{n}.inr").read_bytes()) for n in GOLDENS)
+    v1, rgb, grey, q, q1, mc, grid, qf, sub = (describe((DATA / f"{n}.inr").read_bytes()) for n in GOLDENS)
+    assert sub["upsampling"].startswith("bilinear to half size") and sub["grids"] == [[8, 13], [4, 7], [2, 4]]
+    assert sub["width"] == 25
     assert qf["method"] == "qat" and qf["fourier_frequencies"] == 4 and qf["architecture"] == "2x8+f4"
     assert qf["tensor_bits"] == [8] * 6 and qf["fourier_scale"] == 1.3984375
     assert grid["method"] == "grid" and grid["grids"] == [[16, 24], [8, 12], [4, 6]]
@@ -110,7 +112,9 @@ def test_decoding_imports_no_training_code():
     code = ("import sys; from pathlib import Path; from inrcodec.decoder import decode; "
             f"[decode(Path(p).read_bytes()) for p in {[str(DATA / f'{n}.inr') for n in GOLDENS]!r}]; "
             "bad = [m for m in sys.modules if m in ('inrcodec.train', 'inrcodec.encoder', 'inrcodec.ratecontrol', "
-            "'inrcodec.progress', 'inrcodec.benchmark', 'inrcodec.softquant', 'inrcodec.siren_fit', 'inrcodec.methods.mcnc_encode', 'inrcodec.methods.grid_encode')]; print(','.join(bad))")
+            "'inrcodec.progress', 'inrcodec.benchmark', 'inrcodec.softquant', 'inrcodec.siren_fit', "
+            "'inrcodec.methods.mcnc_encode', 'inrcodec.methods.grid_encode', 'inrcodec.methods.grid_model')]; "
+            "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 

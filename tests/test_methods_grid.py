@@ -10,7 +10,8 @@ from inrcodec.decoder import decode, decode_parameters, describe
 from inrcodec.encoder import encode
 from inrcodec.errors import OptionError
 from inrcodec.methods import EncodeOptions, grid
-from inrcodec.methods.grid_encode import DEFAULTS, image_lambda, laplace_bits, lambda_prior
+from inrcodec.methods.grid_encode import DEFAULTS, image_lambda, lambda_prior
+from inrcodec.methods.grid_model import laplace_bits, upsample_fast
 from inrcodec.metrics import psnr
 
 
@@ -28,6 +29,24 @@ def test_encode_decode_gives_the_psnr_the_encoder_reports(small_image):
     assert d["method"] == "grid" and d["grids"] == [[20, 28], [10, 14], [5, 7]] and d["within_limits"]
 
 
+@pytest.mark.parametrize("upsampling", [0, 1, 2])
+@pytest.mark.parametrize("size", [(48, 64), (37, 53), (5, 3)])
+def test_training_upsampling_equals_the_decoders(upsampling, size):
+    h, w = size
+    gen = torch.Generator().manual_seed(0)
+    grids = [torch.randn(-(-h // 2 ** i), -(-w // 2 ** i), generator=gen) for i in range(1, 5)]
+    params = {"upsampling": upsampling}
+    ref = grid.upsample(grids, params, h, w)[0]
+    assert torch.allclose(upsample_fast(grids, params, h, w), ref, atol=1e-5)
+
+
+def test_a_coarse_first_phase_decodes_to_what_the_encoder_reports(small_image):
+    res = encode(small_image, EncodeOptions(bpp=None, method="grid", steps=60,
+                                            method_options={"lam": 0.002, "levels": 3, "coarse": 0.5}))
+    assert res.steps == 90 + 30  # half the steps' worth at a third of the cost each, then full size
+    assert psnr(decode(res.data), small_image) == pytest.approx(res.psnr, abs=1e-9) and res.psnr > 20
+
+
 def test_rate_control_fits_the_budget(kodim23):
     image = np.ascontiguousarray(kodim23[100:196, 200:328])
     res = encode(image, EncodeOptions(bpp=1.0, method="grid", steps=80))
@@ -42,7 +61,7 @@ def test_a_budget_below_the_networks_is_refused(small_image):
 
 
 @pytest.mark.parametrize("options", [{"levels": 0}, {"levels": 9}, {"context": 13}, {"arm_shift": 2},
-                                     {"lam": -1.0}, {"lr": 0.0}, {"lr_latents": float("nan")}, {"colour": 1}])
+                                     {"lam": -1.0}, {"lr": 0.0}, {"coarse": 0.9}, {"lr_latents": float("nan")}, {"colour": 1}])
 def test_bad_options(options):
     with pytest.raises(OptionError):
         grid.check_options(EncodeOptions(method="grid", method_options=options))

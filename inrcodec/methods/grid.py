@@ -4,11 +4,12 @@ synthesis network, and an autoregressive entropy model of the latents.
 Decode side (module level, no training code): the section gives the grids and the networks'
 sizes; the tensor records hold the synthesis weights (post-training quantized) and the ARM's
 integer weights (offset 0, step 2^-arm_shift); after them in the same payload come the
-latents, coded by :mod:`inrcodec.latents`. Decoding upsamples every grid to the image size,
-concatenates them per pixel, runs the 1x1 synthesis layers (ReLU between) and then the 3x3
-residual convolutions.
-Encode side (:func:`encode`, in :mod:`inrcodec.methods.grid_encode`): fit latents and networks
-with rate in the loss, lambda chosen for the budget.
+latents, coded by :mod:`inrcodec.latents`. Decoding upsamples every grid to the synthesis size
+(the image's, or half of it with sub-pixel outputs), concatenates them per position, runs the
+1x1 synthesis layers (ReLU between) and then the 3x3 residual convolutions.
+Encode side (:func:`encode`, in :mod:`inrcodec.methods.grid_encode` and its model
+:mod:`inrcodec.methods.grid_model`): fit latents and networks with rate in the loss, lambda
+chosen for the budget.
 """
 from __future__ import annotations
 
@@ -26,12 +27,13 @@ ID = METHOD_IDS["grid"]
 NAME = "grid"
 SUMMARY = "latent grids + tiny synthesis network, latents coded by an integer autoregressive model"
 VARIANTS = "grid (rate control by lambda)"
-UPSAMPLING = {0: "bilinear", 1: "bicubic"}
+UPSAMPLING = {0: "bilinear", 1: "bicubic", 2: "bilinear to half size, 2x2 sub-pixel outputs"}
+_RESIZE = {0: "bilinear", 1: "bicubic", 2: "bilinear"}  # torch's interpolation mode for each
 SECTION: list[Field] = [
     Field("levels", "B", "number of one-channel latent grids", 1, 8),
     Field("first_level", "B", "the finest grid is 1/2^first_level of the image per side", 0, 4),
-    Field("upsampling", "B", "0 bilinear, 1 bicubic (align_corners false) to the image size",
-          choices=tuple(UPSAMPLING)),
+    Field("upsampling", "B", "0 bilinear, 1 bicubic (align_corners false) to the image size; 2 bilinear to "
+          "half the size, the last 1x1 layer giving a 2x2 block of pixels", choices=tuple(UPSAMPLING)),
     Field("syn_layers", "B", "hidden 1x1 synthesis layers (ReLU after each)", 0, 4),
     Field("syn_width", "B", "channels of the hidden synthesis layers", 1, 64),
     Field("res_convs", "B", "3x3 residual convolutions after the 1x1 layers (ReLU before each but the first)",
@@ -63,7 +65,8 @@ def synthesis_shapes(params: dict[str, Any], channels: int) -> list[tuple[int, .
     for _ in range(params["syn_layers"]):
         shapes += [(params["syn_width"], n_in), (params["syn_width"],)]
         n_in = params["syn_width"]
-    shapes += [(channels, n_in), (channels,)]
+    out = channels * 4 if params["upsampling"] == 2 else channels
+    shapes += [(out, n_in), (out,)]
     for _ in range(params["res_convs"]):
         shapes += [(channels, channels, 3, 3), (channels,)]
     return shapes
@@ -92,9 +95,11 @@ def _latents_per_pixel(params: dict[str, Any]) -> float:
 def work_per_pixel(params: dict[str, Any], channels: int) -> int:
     """Multiply-adds per pixel: upsampling, synthesis, and the ARM per latent (rounded up)."""
     taps = 16 if params["upsampling"] == 1 else 4
-    syn = sum(math.prod(s) for s in synthesis_shapes(params, channels) if len(s) > 1)
+    shapes = [s for s in synthesis_shapes(params, channels) if len(s) > 1]
+    per_position = 1 / 4 if params["upsampling"] == 2 else 1  # sub-pixel: the 1x1 layers run at half size
+    syn = sum(math.prod(s) * (1 if len(s) == 4 else per_position) for s in shapes)
     arm = sum(math.prod(s) for s in arm_shapes(params) if len(s) > 1)
-    return math.ceil(taps * params["levels"] + syn + arm * _latents_per_pixel(params))
+    return math.ceil(taps * params["levels"] * per_position + syn + arm * _latents_per_pixel(params))
 
 
 def decoded_parameters(params: dict[str, Any], channels: int) -> int:
@@ -132,14 +137,24 @@ def reconstruct(stream: Stream, params: dict[str, Any], tensors: list[np.ndarray
         return (torch.nan_to_num(x).clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
+def synthesis_size(params: dict[str, Any], height: int, width: int) -> tuple[int, int]:
+    """Where the 1x1 layers run: the image size, or half of it (rounded up) for sub-pixel outputs."""
+    return (-(-height // 2), -(-width // 2)) if params["upsampling"] == 2 else (height, width)
+
+
+def resize_mode(params: dict[str, Any]) -> str:
+    """torch's interpolation mode for the grids."""
+    return _RESIZE[params["upsampling"]]
+
+
 def upsample(grids: list, params: dict[str, Any], height: int, width: int):
-    """(1, levels, H, W) torch tensor: every grid brought to the image size."""
+    """(1, levels, h, w) torch tensor: every grid brought to the synthesis size of an H x W image."""
     import torch
     import torch.nn.functional as F
 
-    mode = UPSAMPLING[params["upsampling"]]
-    return torch.cat([g[None, None] if tuple(g.shape) == (height, width) else
-                      F.interpolate(g[None, None], size=(height, width), mode=mode, align_corners=False)
+    size = synthesis_size(params, height, width)
+    return torch.cat([g[None, None] if tuple(g.shape) == size else
+                      F.interpolate(g[None, None], size=size, mode=resize_mode(params), align_corners=False)
                       for g in grids], dim=1)
 
 
@@ -148,15 +163,24 @@ def synthesize(grids: list, syn: list, params: dict[str, Any], height: int, widt
 
     The 3x3 convolutions run channels-last: three times faster on CPU than the default layout
     for three channels (bench/grid_speed.py)."""
+    return synthesis_layers(upsample(grids, params, height, width), syn, params, height, width)
+
+
+def synthesis_layers(x, syn: list, params: dict[str, Any], height: int, width: int):
+    """(C, H, W) image from the upsampled latents ``x`` ((1, levels, h, w) or (levels, h * w) at the
+    synthesis size)."""
     import torch
     import torch.nn.functional as F
 
-    x = upsample(grids, params, height, width)[0].reshape(len(grids), -1)
+    h, w = synthesis_size(params, height, width)
+    x = x.reshape(-1, h * w)
     k = 0
     for _ in range(params["syn_layers"]):  # 1x1 layers as matrix products: 12% faster than conv2d
         x = torch.relu(torch.addmm(syn[k + 1][:, None], syn[k], x))
         k += 2
-    x = torch.addmm(syn[k + 1][:, None], syn[k], x).reshape(1, -1, height, width)
+    x = torch.addmm(syn[k + 1][:, None], syn[k], x).reshape(1, -1, h, w)
+    if params["upsampling"] == 2:  # output channel 4c + 2i + j is pixel (2y + i, 2x + j) of channel c
+        x = F.pixel_shuffle(x, 2)[:, :, :height, :width]
     x = x.contiguous(memory_format=torch.channels_last)
     k += 2
     for r in range(params["res_convs"]):

@@ -1,35 +1,43 @@
 """Encoder of the latent-grid method (training code; the decoder never imports this).
 
-Loss: MSE + lambda * (estimated bits of the latents) / pixels. The latents pass through soft
-rounding plus uniform noise (temperature annealed) for most of the run, then hard rounding
-with a straight-through gradient; the rate is the closed-form probability of a Laplace whose
-mean and log-scale a float copy of the ARM predicts from causal neighbours. Rate control: a
-first lambda from the image's own rate-distortion slope at the budget (measured with
-JPEG2000), corrected every few steps from the hard-rounded rate estimate; after training the synthesis weights are quantized at the depth with the best
-rate-distortion cost, the ARM at its fixed-point step, and the real file is measured: if it
-is over the budget, a few more hard steps at a larger lambda follow.
+Loss: MSE + lambda * (estimated bits of the latents) / pixels, on the model of
+:mod:`inrcodec.methods.grid_model`: soft rounding plus uniform noise (temperature annealed) for
+most of the run, then hard rounding with a straight-through gradient. Rate control: a first
+lambda from the image's own rate-distortion slope at the budget (measured with JPEG2000),
+corrected every few steps from the hard-rounded rate estimate; after training the synthesis
+weights are quantized at the depth with the best rate-distortion cost, the ARM at its
+fixed-point step, and the real file is measured: if it is over the budget, a few more hard
+steps at a larger lambda follow, within the effort's time.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any
+import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..errors import DataError, OptionError
-from ..latents import LATENT_MAX, LOG_SCALE_MAX, LOG_SCALE_MIN, NEIGHBOURS, encode_latents, grid_shapes
+from ..latents import LATENT_MAX, encode_latents
 from . import EncodeOptions, Fitted
-from .grid import SECTION, arm_shapes, layout, pack_section, synthesis_shapes, synthesize
+from .grid import SECTION, layout, pack_section, synthesize
+from .grid_model import GridModel
 
 # No full-resolution grid: at 0.3 bpp and 800 steps, grids from 1/2 to 1/64 were 2.2 dB closer to
 # JPEG2000 than from 1/1 to 1/64, in half the time (bench/results/grid-study.md, 3 Kodak images).
 # One 3x3 residual convolution: as good as two with the schedule below, 15% cheaper a step
-# (bench/results/grid-ablate.md).
-DEFAULTS: dict[str, int] = {"levels": 6, "first_level": 1, "upsampling": 0, "syn_layers": 1, "syn_width": 16,
+# (bench/results/grid-ablate.md). Sub-pixel synthesis (upsampling 2: the 1x1 layers at half size,
+# each position giving a 2x2 block): twice the steps in the same time and +0.39 to +1.06 dB on
+# kodim01/12/23 at 0.3 bpp, normal effort, 2 threads (2026-12-02, bench/results/grid-study.md).
+DEFAULTS: dict[str, int] = {"levels": 6, "first_level": 1, "upsampling": 2, "syn_layers": 1, "syn_width": 16,
                             "res_convs": 1, "context": 8, "arm_width": 8, "arm_shift": 8}
 EFFORT_SECONDS = {"fast": 45.0, "normal": 150.0, "best": 540.0}  # training; quantization and coding come on top
+# Whole-encode targets (issue 14: normal at most 3 minutes, best 10): rounds that bring a file
+# over the budget back under it get the time left to these, and at least EXTRA_SECONDS_MIN.
+EFFORT_LIMIT = {"fast": 60.0, "normal": 175.0, "best": 590.0}
+EXTRA_SECONDS_MIN = 0.03
 # Learning rates (Adam, cosine decay): on 256x384 crops at 1000 steps the latents want 0.1 (0.05:
 # -0.44 dB, 0.2: -0.23, 0.025: -1.4) and the networks 0.02 (0.05: -0.15, 0.01: -0.34, 0.1: -2.2).
 DEFAULT_LR = 0.02
@@ -39,8 +47,14 @@ DEFAULT_LATENT_LR = 0.1
 # initial log-scale (a short run cannot afford to learn the scale from 1: 1.35 bits per zero),
 # and the first lambda over the image's JPEG2000 slope at the budget (the controller ended at
 # 0.45, 0.39 and 0.64 of it on kodim01/12/23 at 0.3 bpp, 2026-11-23, bench/results/grid-study.md).
+# The controller: each correction multiplies lambda by (estimated / target rate)^control_gain,
+# aiming rate_margin under the budget; 0.3 and no margin ended 3-4% over it on kodim01/12/23 and
+# paid for it in extra rounds at a far larger lambda (-1.1 dB on average against 0.8 and 3%,
+# 2026-12-02, bench/results/grid-study.md). ``coarse``: the fraction of the training time spent
+# rendering at half the size per side (a step there costs about a third) before the full-size
+# phase; off: +0.2/+0.4 dB on kodim23/12 with the old controller, -0.9 on kodim23 with this one.
 SCHEDULE: dict[str, float] = {"hard_from": 0.9, "t_start": 0.35, "t_end": 0.08, "arm_init": -2.0,
-                              "prior_gain": 0.45}
+                              "prior_gain": 0.45, "coarse": 0.0, "control_gain": 0.8, "rate_margin": 0.03}
 _OPTION_KEYS = set(DEFAULTS) | set(SCHEDULE) | {"lam", "lr", "lr_latents"}
 _CONTROL_TICKS = 20  # lambda corrections per run (the rate answers lambda only after many steps)
 _CONTROL_FROM = 0.2  # progress before which the rate is not yet representative
@@ -63,7 +77,8 @@ def check_grid_options(options: EncodeOptions) -> None:
         if key in opts and not (math.isfinite(opts[key]) and 0 < opts[key] <= 10):
             raise OptionError(f"grid option {key} must be in (0, 10], got {opts[key]}")
     for key, (lo, hi) in {"hard_from": (0, 1), "t_start": (0.01, 1), "t_end": (0.01, 1), "arm_init": (-8, 2),
-                          "prior_gain": (0.01, 100)}.items():
+                          "prior_gain": (0.01, 100), "coarse": (0, 0.8),
+                          "control_gain": (0, 2), "rate_margin": (0, 0.5)}.items():
         if key in opts and not (math.isfinite(opts[key]) and lo <= opts[key] <= hi):
             raise OptionError(f"grid option {key} must be in [{lo}, {hi}], got {opts[key]}")
     lam = opts.get("lam")
@@ -103,98 +118,43 @@ def image_lambda(image: np.ndarray, bpp: float) -> float | None:
     return slope if math.isfinite(slope) and slope > 0 else None
 
 
-def laplace_bits(y, mu, log_scale):
-    """-log2 P(y) under a Laplace(mu, exp(log_scale)) integrated over [y - 0.5, y + 0.5] (torch),
-    at least 2^-16 (the coder's probability floor is near it)."""
-    b = torch.exp(log_scale)
-
-    def cdf(x):
-        d = x - mu
-        return 0.5 - 0.5 * torch.sign(d) * torch.expm1(-d.abs() / b)
-
-    return -torch.log2((cdf(y + 0.5) - cdf(y - 0.5)).clamp_min(2 ** -16))
-
-
-def _init(shape: tuple[int, ...], gen, device: str) -> torch.Tensor:
-    """Uniform in +-1/sqrt(fan in) for weights (PyTorch's default scale), zero for biases."""
-    fan_in = math.prod(shape[1:]) if len(shape) > 1 else 1
-    bound = 1 / math.sqrt(fan_in) if len(shape) > 1 else 0.0
-    return (torch.rand(shape, generator=gen) * 2 - 1).mul_(bound).to(device)
-
-
 def _mse_8bit(x, target) -> float:
     """MSE of [0, 1] values between ``target`` and ``x`` as the decoder outputs it (clamped, 8-bit)."""
     return float(torch.mean(((x.clamp(0, 1) * 255).round() / 255 - target) ** 2))
 
 
-def soft_round(x, t: float):
-    """Agustsson and Theis' soft rounding: tends to round(x) as t -> 0."""
-    m = torch.floor(x) + 0.5
-    return m + torch.tanh((x - m) / t) / (2 * math.tanh(1 / (2 * t)))
+def _train(model: GridModel, optimizer, loss_fn, score_fn, keep_fn, options: EncodeOptions, coarse: float):
+    """The training run: a fraction ``coarse`` of the time (or of ``options.steps``, counting a
+    half-size step as a third) at half the size, the rest at full size, on one clock for the
+    learning rate (cosine), the temperature and the rate controller."""
+    from .. import train
 
-
-class GridModel(torch.nn.Module):
-    """Latents, synthesis and a float ARM (what the encoder trains)."""
-
-    def __init__(self, params: dict[str, Any], height: int, width: int, channels: int, seed: int, device: str,
-                 arm_init: float = SCHEDULE["arm_init"]):
-        super().__init__()
-        gen = torch.Generator().manual_seed(seed)
-        self.noise = torch.Generator(device=device).manual_seed(seed + 1)  # training noise, reproducible
-        self.params, self.height, self.width = params, height, width
-        self.grids = torch.nn.ParameterList(
-            [torch.zeros(s, device=device) for s in grid_shapes(height, width, params["levels"], params["first_level"])])
-        self.syn = torch.nn.ParameterList([_init(s, gen, device) for s in synthesis_shapes(params, channels)])
-        self.arm = torch.nn.ParameterList([_init(s, gen, device) for s in arm_shapes(params)])
-        with torch.no_grad():
-            k = 2 * (params["syn_layers"] + 1)
-            self.syn[k - 1].fill_(0.5)  # the last 1x1 layer starts at mid-grey
-            for t in self.syn[k:]:  # residual convolutions start as identity
-                t.zero_()
-            self.arm[-2].zero_()  # the ARM starts at mean 0 and a narrow scale, as the zero latents are
-            self.arm[-1].copy_(torch.tensor([0.0, arm_init]))
-
-    def tensors(self) -> list:
-        """Every trained tensor (grids, synthesis, ARM)."""
-        return list(self.parameters())
-
-    def quantized(self, mode: str, temperature: float) -> list:
-        """The latents as the decoder will see them (hard) or their training relaxation (noise)."""
-        out = []
-        for g in self.grids:
-            g = g.clamp(-LATENT_MAX, LATENT_MAX)
-            if mode == "noise":
-                noise = torch.rand(g.shape, generator=self.noise, device=g.device) - 0.5
-                out.append(soft_round(soft_round(g, temperature) + noise, temperature))
-            else:
-                out.append(g + (torch.round(g) - g).detach())
-        return out
-
-    def forward(self, mode: str, temperature: float = 0.1):
-        """(image (C, H, W), estimated bits of every latent)."""
-        ys = self.quantized(mode, temperature)
-        image = synthesize(ys, self.syn, self.params, self.height, self.width)
-        return image, self.rate(ys)
-
-    def rate(self, ys: list):
-        """Estimated bits of the latents ``ys`` under the float ARM (channel-major: the latents
-        are columns, which runs the small matmuls about twice as fast as rows on CPU)."""
-        n = self.params["context"]
-        ctx, sym = [], []
-        for y in ys:
-            h, w = y.shape
-            padded = F.pad(y[None, None], (3, 1, 3, 0))[0, 0]
-            ctx.append(torch.stack([padded[3 + dy:3 + dy + h, 3 + dx:3 + dx + w] for dy, dx in NEIGHBOURS[:n]])
-                       .reshape(n, -1))
-            sym.append(y.reshape(-1))
-        a = torch.cat(ctx, dim=1)
-        w1, b1, w2, b2, w3, b3 = self.arm
-        a = torch.relu(torch.addmm(b1[:, None], w1, a))
-        a = torch.relu(torch.addmm(b2[:, None], w2, a))
-        out = torch.addmm(b3[:, None], w3, a)
-        mu = out[0].clamp(-LATENT_MAX, LATENT_MAX)
-        log_scale = out[1].clamp(LOG_SCALE_MIN, LOG_SCALE_MAX - 0.01)
-        return laplace_bits(torch.cat(sym), mu, log_scale).sum()
+    effort = EFFORT_SECONDS[options.effort]
+    loop = train.LoopOptions(steps=options.steps, budget_seconds=effort, time_limit=options.time_limit,
+                             warmup_steps=20, eval_fractions=(0.5, 0.8, 0.9, 0.97, 1.0),
+                             on_progress=options.on_progress)
+    if coarse <= 0:
+        return train.run(model, optimizer, loss_fn, score_fn, keep_fn, loop)
+    t0 = time.perf_counter()
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+    fixed = loop.steps is not None
+    steps = (max(1, round(3 * coarse * loop.steps)), max(1, round((1 - coarse) * loop.steps))) if fixed else (None, None)
+    first = dataclasses.replace(loop, steps=steps[0], budget_seconds=effort * coarse, cosine_span=coarse,
+                                eval_fractions=(1.0,),
+                                on_progress=train.phase_progress(loop.on_progress, steps_after=steps[1],
+                                                                 seconds_after=None if fixed else effort * (1 - coarse),
+                                                                 cost_after=3.0))
+    one = train.run(model, optimizer, lambda p: loss_fn(coarse * p, True), score_fn, keep_fn, first)
+    spent = time.perf_counter() - t0
+    for g, lr in zip(optimizer.param_groups, base_lrs):  # run() reads its base rates from the optimizer
+        g["lr"] = lr
+    second = dataclasses.replace(loop, steps=steps[1], budget_seconds=max(1.0, effort - spent), cosine_start=coarse,
+                                 cosine_span=1 - coarse, warmup_steps=0, score_at_start=True,
+                                 time_limit=None if loop.time_limit is None else max(1.0, loop.time_limit - spent),
+                                 on_progress=train.phase_progress(loop.on_progress, one.steps, spent))
+    two = train.run(model, optimizer, lambda p: loss_fn(coarse + (1 - coarse) * p), score_fn, keep_fn, second)
+    return dataclasses.replace(two, steps=one.steps + two.steps, seconds=time.perf_counter() - t0,
+                               best_step=one.steps + two.best_step, restarts=one.restarts + two.restarts)
 
 
 def build_stream(model: GridModel, syn_bits: int, channels: int) -> bytes:
@@ -254,6 +214,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     from .. import train
     from ..bitstream import overhead_bytes, size_of
 
+    t_start = time.perf_counter()
     check_grid_options(options)
     opts = dict(options.method_options)
     params = {k: int(opts.get(k, v)) for k, v in DEFAULTS.items()}
@@ -263,6 +224,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     sched = {k: float(opts.get(k, v)) for k, v in SCHEDULE.items()}
     model = GridModel(params, h, w, c, options.seed, options.device, sched["arm_init"])
     target = torch.from_numpy(image.astype(np.float32) / 255).permute(2, 0, 1).to(options.device)
+    target_coarse = F.interpolate(target[None], size=(-(-h // 2), -(-w // 2)), mode="area")[0]
     pixels = h * w
     n_weights = sum(math.prod(s) for s in layout(params, c))
     overhead_bits = 8 * overhead_bytes(size_of(SECTION), len(layout(params, c))) + 9 * n_weights + 32
@@ -277,24 +239,24 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
         lam0 = sched["prior_gain"] * lam0 if lam0 is not None else lambda_prior(budget)
     state = {"lam": lam0, "step": 0, "tick": -1}
     trace: list[tuple[int, float, float]] = []  # (step, estimated latent bpp, lambda after the correction)
-    latent_target = None if budget is None or "lam" in opts else budget * pixels - overhead_bits
+    latent_target = None if budget is None or "lam" in opts else budget * pixels * (1 - sched["rate_margin"]) - overhead_bits
 
-    def loss_fn(progress: float):
+    def loss_fn(progress: float, coarse: bool = False):
         state["step"] += 1
         hard = progress >= sched["hard_from"]
         temperature = sched["t_start"] + (sched["t_end"] - sched["t_start"]) * min(1.0, progress / max(
             sched["hard_from"], 1e-9))
-        x, bits = model.forward("hard" if hard else "noise", temperature)
+        x, bits = model.forward("hard" if hard else "noise", temperature, coarse)
         tick = int(progress * _CONTROL_TICKS)
         if latent_target is not None and progress >= _CONTROL_FROM and tick != state["tick"]:
             state["tick"] = tick
             with torch.no_grad():
                 est = float(model.rate(model.quantized("hard", 0.1)))
             # multiplicative correction: rate falls as lambda rises
-            step = 0.3 * math.log(max(est, 1.0) / max(latent_target, 1.0))
+            step = sched["control_gain"] * math.log(max(est, 1.0) / max(latent_target, 1.0))
             state["lam"] *= math.exp(min(_CONTROL_MAX_STEP, max(-_CONTROL_MAX_STEP, step)))
             trace.append((state["step"], round(est / pixels, 4), float(f"{state['lam']:.4g}")))
-        return torch.mean((x - target) ** 2) + state["lam"] * bits / pixels
+        return torch.mean((x - (target_coarse if coarse else target)) ** 2) + state["lam"] * bits / pixels
 
     def score_fn() -> float:  # the RD cost at the lambda of the moment (it moves little late in the run)
         with torch.no_grad():
@@ -305,14 +267,10 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     def keep_fn() -> list:
         return [t.detach().clone() for t in model.tensors()]
 
-    effort = EFFORT_SECONDS[options.effort]
-    loop = train.LoopOptions(steps=options.steps, budget_seconds=effort, time_limit=options.time_limit,
-                             warmup_steps=20, eval_fractions=(0.5, 0.8, 0.9, 0.97, 1.0),
-                             on_progress=options.on_progress)
     lrs = [opts.get("lr_latents", DEFAULT_LATENT_LR), opts.get("lr", DEFAULT_LR)]
     optimizer = torch.optim.Adam([{"params": list(model.grids), "lr": lrs[0]},
                                   {"params": list(model.syn) + list(model.arm), "lr": lrs[1]}])
-    result = train.run(model, optimizer, loss_fn, score_fn, keep_fn, loop)
+    result = _train(model, optimizer, loss_fn, score_fn, keep_fn, options, sched["coarse"])
     with torch.no_grad():
         for t, best in zip(model.tensors(), result.best):
             t.copy_(best)
@@ -326,7 +284,13 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
         # over budget: a few more hard-rounded steps at a larger lambda, then measure again
         extra += 1
         state["lam"] *= 1.5 * (len(data) * 8 / (budget * pixels)) ** 2
-        more = train.LoopOptions(steps=max(50, result.steps // 5), warmup_steps=1, eval_fractions=(1.0,))
+        if options.steps is not None:
+            more = train.LoopOptions(steps=max(50, options.steps // 5), warmup_steps=1, eval_fractions=(1.0,))
+        else:
+            effort = EFFORT_SECONDS[options.effort]
+            left = EFFORT_LIMIT[options.effort] - (time.perf_counter() - t_start)
+            more = train.LoopOptions(budget_seconds=max(EXTRA_SECONDS_MIN * effort, min(0.2 * effort, left)),
+                                     warmup_steps=1, eval_fractions=(1.0,))
         latent_target = None
         for g, lr in zip(optimizer.param_groups, lrs):
             g["lr"] = lr / 5
@@ -336,7 +300,8 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     if budget is not None and len(data) * 8 > budget * pixels:
         raise DataError(f"could not fit {w}x{h} within {budget} bpp with the grid method "
                         f"(best: {len(data) * 8 / pixels:.4f} bpp)")
-    config = (f"{params['levels']} grids from 1/{2 ** params['first_level']}, synthesis {params['syn_layers']}x"
+    config = (f"{params['levels']} grids from 1/{2 ** params['first_level']}, "
+              f"{('bilinear', 'bicubic', 'sub-pixel')[params['upsampling']]} synthesis {params['syn_layers']}x"
               f"{params['syn_width']} + {params['res_convs']} 3x3, ARM {params['context']}->{params['arm_width']}")
     details = {"lambda": state["lam"], "lambda_start": lam0, "extra_rounds": extra, "rate_trace": trace, **fit}
     return Fitted(data=data, config=config, steps=result.steps, best_step=result.best_step, restarts=result.restarts,

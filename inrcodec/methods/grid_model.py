@@ -1,0 +1,139 @@
+"""The latent-grid encoder's trainable model (training code; the decoder never imports this).
+
+Float latents with their training relaxation (soft rounding plus noise, or hard rounding with a
+straight-through gradient), the synthesis on them with a training-side upsampling that matches
+the decoder's, and the rate of the latents under a float copy of the ARM. What the decoder
+computes is in :mod:`inrcodec.methods.grid` and :mod:`inrcodec.latents`.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..latents import LATENT_MAX, LOG_SCALE_MAX, LOG_SCALE_MIN, NEIGHBOURS, grid_shapes
+from .grid import arm_shapes, resize_mode, synthesis_layers, synthesis_shapes, synthesis_size
+
+
+def laplace_bits(y, mu, log_scale):
+    """-log2 P(y) under a Laplace(mu, exp(log_scale)) integrated over [y - 0.5, y + 0.5] (torch),
+    at least 2^-16 (the coder's probability floor is near it)."""
+    b = torch.exp(log_scale)
+
+    def cdf(x):
+        d = x - mu
+        return 0.5 - 0.5 * torch.sign(d) * torch.expm1(-d.abs() / b)
+
+    return -torch.log2((cdf(y + 0.5) - cdf(y - 0.5)).clamp_min(2 ** -16))
+
+
+def _init(shape: tuple[int, ...], gen, device: str) -> torch.Tensor:
+    """Uniform in +-1/sqrt(fan in) for weights (PyTorch's default scale), zero for biases."""
+    fan_in = math.prod(shape[1:]) if len(shape) > 1 else 1
+    bound = 1 / math.sqrt(fan_in) if len(shape) > 1 else 0.0
+    return (torch.rand(shape, generator=gen) * 2 - 1).mul_(bound).to(device)
+
+
+def soft_round(x, t: float):
+    """Agustsson and Theis' soft rounding: tends to round(x) as t -> 0."""
+    m = torch.floor(x) + 0.5
+    return m + torch.tanh((x - m) / t) / (2 * math.tanh(1 / (2 * t)))
+
+
+@functools.lru_cache(maxsize=64)
+def _taps(n_in: int, n_out: int, mode: str, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n_out, k) source indices and weights of ``F.interpolate`` along one axis (align_corners
+    false), read off the interpolation of an identity matrix, so they are PyTorch's own."""
+    eye = torch.eye(n_in, dtype=torch.float64)[None, None]
+    a = F.interpolate(eye, size=(n_out, n_in), mode=mode, align_corners=False)[0, 0]
+    k = int((a != 0).sum(dim=1).max())
+    index = torch.topk(a.abs(), k, dim=1).indices
+    return index.to(device), torch.gather(a, 1, index).float().to(device)
+
+
+def upsample_fast(grids: list, params: dict[str, Any], height: int, width: int) -> torch.Tensor:
+    """(levels, h, w) at the synthesis size of an H x W image: :func:`inrcodec.methods.grid.upsample` as two separable gathers, equal
+    to float rounding (the decoder keeps ``F.interpolate``); the backward pass is about twice
+    as fast on CPU as interpolate's (bench/grid_speed.py)."""
+    mode = resize_mode(params)
+    height, width = synthesis_size(params, height, width)
+    out = []
+    for g in grids:
+        if tuple(g.shape) == (height, width):
+            out.append(g)
+            continue
+        ih, wh = _taps(g.shape[0], height, mode, str(g.device))
+        iw, ww = _taps(g.shape[1], width, mode, str(g.device))
+        rows = sum(torch.index_select(g, 0, ih[:, j]) * wh[:, j, None] for j in range(ih.shape[1]))  # (H, w)
+        rows = rows.t().contiguous()
+        out.append(sum(torch.index_select(rows, 0, iw[:, j]) * ww[:, j, None] for j in range(iw.shape[1])).t())
+    return torch.stack(out)
+
+
+class GridModel(torch.nn.Module):
+    """Latents, synthesis and a float ARM (what the encoder trains)."""
+
+    def __init__(self, params: dict[str, Any], height: int, width: int, channels: int, seed: int, device: str,
+                 arm_init: float):
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        self.noise = torch.Generator(device=device).manual_seed(seed + 1)  # training noise, reproducible
+        self.params, self.height, self.width = params, height, width
+        self.grids = torch.nn.ParameterList(
+            [torch.zeros(s, device=device) for s in grid_shapes(height, width, params["levels"], params["first_level"])])
+        self.syn = torch.nn.ParameterList([_init(s, gen, device) for s in synthesis_shapes(params, channels)])
+        self.arm = torch.nn.ParameterList([_init(s, gen, device) for s in arm_shapes(params)])
+        with torch.no_grad():
+            k = 2 * (params["syn_layers"] + 1)
+            self.syn[k - 1].fill_(0.5)  # the last 1x1 layer starts at mid-grey
+            for t in self.syn[k:]:  # residual convolutions start as identity
+                t.zero_()
+            self.arm[-2].zero_()  # the ARM starts at mean 0 and a narrow scale, as the zero latents are
+            self.arm[-1].copy_(torch.tensor([0.0, arm_init]))
+
+    def tensors(self) -> list:
+        """Every trained tensor (grids, synthesis, ARM)."""
+        return list(self.parameters())
+
+    def quantized(self, mode: str, temperature: float) -> list:
+        """The latents as the decoder will see them (hard) or their training relaxation (noise)."""
+        out = []
+        for g in self.grids:
+            g = g.clamp(-LATENT_MAX, LATENT_MAX)
+            if mode == "noise":
+                noise = torch.rand(g.shape, generator=self.noise, device=g.device) - 0.5
+                out.append(soft_round(soft_round(g, temperature) + noise, temperature))
+            else:
+                out.append(g + (torch.round(g) - g).detach())
+        return out
+
+    def forward(self, mode: str, temperature: float = 0.1, coarse: bool = False):
+        """(image (C, H, W), estimated bits of every latent); ``coarse`` renders at half the
+        size per side (the cheap first phase of training)."""
+        ys = self.quantized(mode, temperature)
+        h, w = (-(-self.height // 2), -(-self.width // 2)) if coarse else (self.height, self.width)
+        image = synthesis_layers(upsample_fast(ys, self.params, h, w), self.syn, self.params, h, w)
+        return image, self.rate(ys)
+
+    def rate(self, ys: list):
+        """Estimated bits of the latents ``ys`` under the float ARM (channel-major: the latents
+        are columns, which runs the small matmuls about twice as fast as rows on CPU)."""
+        n = self.params["context"]
+        ctx, sym = [], []
+        for y in ys:
+            h, w = y.shape
+            padded = F.pad(y[None, None], (3, 1, 3, 0))[0, 0]
+            ctx.append(torch.stack([padded[3 + dy:3 + dy + h, 3 + dx:3 + dx + w] for dy, dx in NEIGHBOURS[:n]])
+                       .reshape(n, -1))
+            sym.append(y.reshape(-1))
+        a = torch.cat(ctx, dim=1)
+        w1, b1, w2, b2, w3, b3 = self.arm
+        a = torch.relu(torch.addmm(b1[:, None], w1, a))
+        a = torch.relu(torch.addmm(b2[:, None], w2, a))
+        out = torch.addmm(b3[:, None], w3, a)
+        mu = out[0].clamp(-LATENT_MAX, LATENT_MAX)
+        log_scale = out[1].clamp(LOG_SCALE_MIN, LOG_SCALE_MAX - 0.01)
+        return laplace_bits(torch.cat(sym), mu, log_scale).sum()
