@@ -52,6 +52,8 @@ VARIANTS: dict[str, dict] = {
     "ctl-sub-c50": {"upsampling": 2, "coarse": 0.5, "control_gain": 0.8, "rate_margin": 0.03},
     "ctl-sub-w24": {"upsampling": 2, "syn_width": 24, "control_gain": 0.8, "rate_margin": 0.03},
     "bilinear": {"upsampling": 0},  # over the 2026-12-02 defaults (sub-pixel, controller 0.8 / 3%)
+    "w32": {"syn_width": 32},
+    "l2": {"syn_layers": 2},
 }
 OUT = Path(__file__).resolve().parent / "results" / "grid-study.jsonl"
 
