@@ -137,7 +137,8 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     budget = train.EFFORT_SECONDS[options.effort] / 2
     lr = opts.get("lr", 1e-3)
     later = None if options.steps is None else max(1, options.steps - half_steps)
-    loop = train.LoopOptions(steps=half_steps, budget_seconds=budget, time_limit=options.time_limit, lr=lr,
+    first_limit = None if options.time_limit is None else options.time_limit / 2  # split like the budget
+    loop = train.LoopOptions(steps=half_steps, budget_seconds=budget, time_limit=first_limit, lr=lr,
                              warmup_steps=WARMUP_STEPS, cosine_span=FLOAT_COSINE_SPAN,
                              on_progress=train.phase_progress(options.on_progress, steps_after=later,
                                                               seconds_after=budget if later is None else None))
