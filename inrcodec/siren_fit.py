@@ -73,7 +73,8 @@ def cap_for_time(config: SirenConfig, seconds: float, min_steps: int, device: st
         per_step = step_seconds(config, device, batch)
         if seconds / per_step >= min_steps or config.width <= min_width:
             break
-        # time grows a little slower than the width squared (bench/effort_presets.py): aim a bit low
+        # a step's time grows slower than the width squared (not all of it is matrix products):
+        # the square root undershoots the needed narrowing a little, so aim a bit low
         shrink = math.sqrt(seconds / per_step / min_steps) * 0.97
         config = dataclasses.replace(config, width=max(min_width, min(config.width - 1, int(config.width * shrink))))
     return config

@@ -216,5 +216,7 @@ def run(module: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
             last_report = now
     if step not in scored:
         evaluate(step)
+    for g, lr in zip(optimizer.param_groups, base_lrs):  # leave the optimizer as it came, for a next phase
+        g["lr"] = lr
     return LoopResult(best, best_score, step, time.perf_counter() - t_start, best_step, guard.restarts, last_score,
                       stalled)

@@ -137,9 +137,14 @@ def reconstruct(stream: Stream, params: dict[str, Any], tensors: list[np.ndarray
         return (torch.nan_to_num(x).clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
+def half_size(height: int, width: int) -> tuple[int, int]:
+    """Half of a size per side, rounded up."""
+    return -(-height // 2), -(-width // 2)
+
+
 def synthesis_size(params: dict[str, Any], height: int, width: int) -> tuple[int, int]:
     """Where the 1x1 layers run: the image size, or half of it (rounded up) for sub-pixel outputs."""
-    return (-(-height // 2), -(-width // 2)) if params["upsampling"] == 2 else (height, width)
+    return half_size(height, width) if params["upsampling"] == 2 else (height, width)
 
 
 def resize_mode(params: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from ..errors import DataError, OptionError
 from ..latents import LATENT_MAX, encode_latents
 from . import EncodeOptions, Fitted
-from .grid import SECTION, layout, pack_section, synthesize
+from .grid import SECTION, half_size, layout, pack_section, synthesize
 from .grid_model import GridModel
 
 # No full-resolution grid: at 0.3 bpp and 800 steps, grids from 1/2 to 1/64 were 2.2 dB closer to
@@ -136,7 +136,6 @@ def _train(model: GridModel, optimizer, loss_fn, score_fn, keep_fn, options: Enc
     if coarse <= 0:
         return train.run(model, optimizer, loss_fn, score_fn, keep_fn, loop)
     t0 = time.perf_counter()
-    base_lrs = [g["lr"] for g in optimizer.param_groups]
     fixed = loop.steps is not None
     steps = (max(1, round(3 * coarse * loop.steps)), max(1, round((1 - coarse) * loop.steps))) if fixed else (None, None)
     first = dataclasses.replace(loop, steps=steps[0], budget_seconds=effort * coarse, cosine_span=coarse,
@@ -146,8 +145,6 @@ def _train(model: GridModel, optimizer, loss_fn, score_fn, keep_fn, options: Enc
                                                                  cost_after=3.0))
     one = train.run(model, optimizer, lambda p: loss_fn(coarse * p, True), score_fn, keep_fn, first)
     spent = time.perf_counter() - t0
-    for g, lr in zip(optimizer.param_groups, base_lrs):  # run() reads its base rates from the optimizer
-        g["lr"] = lr
     second = dataclasses.replace(loop, steps=steps[1], budget_seconds=max(1.0, effort - spent), cosine_start=coarse,
                                  cosine_span=1 - coarse, warmup_steps=0, score_at_start=True,
                                  time_limit=None if loop.time_limit is None else max(1.0, loop.time_limit - spent),
@@ -224,7 +221,8 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     sched = {k: float(opts.get(k, v)) for k, v in SCHEDULE.items()}
     model = GridModel(params, h, w, c, options.seed, options.device, sched["arm_init"])
     target = torch.from_numpy(image.astype(np.float32) / 255).permute(2, 0, 1).to(options.device)
-    target_coarse = F.interpolate(target[None], size=(-(-h // 2), -(-w // 2)), mode="area")[0]
+    target_coarse = (F.interpolate(target[None], size=half_size(h, w), mode="area")[0] if sched["coarse"] > 0
+                     else None)
     pixels = h * w
     n_weights = sum(math.prod(s) for s in layout(params, c))
     overhead_bits = 8 * overhead_bytes(size_of(SECTION), len(layout(params, c))) + 9 * n_weights + 32

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..latents import LATENT_MAX, LOG_SCALE_MAX, LOG_SCALE_MIN, NEIGHBOURS, grid_shapes
-from .grid import arm_shapes, resize_mode, synthesis_layers, synthesis_shapes, synthesis_size
+from .grid import arm_shapes, half_size, resize_mode, synthesis_layers, synthesis_shapes, synthesis_size
 
 
 def laplace_bits(y, mu, log_scale):
@@ -55,9 +55,9 @@ def _taps(n_in: int, n_out: int, mode: str, device: str) -> tuple[torch.Tensor, 
 
 
 def upsample_fast(grids: list, params: dict[str, Any], height: int, width: int) -> torch.Tensor:
-    """(levels, h, w) at the synthesis size of an H x W image: :func:`inrcodec.methods.grid.upsample` as two separable gathers, equal
-    to float rounding (the decoder keeps ``F.interpolate``); the backward pass is about twice
-    as fast on CPU as interpolate's (bench/grid_speed.py)."""
+    """(levels, h, w) at the synthesis size of an H x W image: :func:`inrcodec.methods.grid.upsample`
+    as two separable gathers, equal to float rounding (the decoder keeps ``F.interpolate``); the
+    backward pass is about twice as fast on CPU as interpolate's (bench/grid_speed.py)."""
     mode = resize_mode(params)
     height, width = synthesis_size(params, height, width)
     out = []
@@ -114,7 +114,7 @@ class GridModel(torch.nn.Module):
         """(image (C, H, W), estimated bits of every latent); ``coarse`` renders at half the
         size per side (the cheap first phase of training)."""
         ys = self.quantized(mode, temperature)
-        h, w = (-(-self.height // 2), -(-self.width // 2)) if coarse else (self.height, self.width)
+        h, w = half_size(self.height, self.width) if coarse else (self.height, self.width)
         image = synthesis_layers(upsample_fast(ys, self.params, h, w), self.syn, self.params, h, w)
         return image, self.rate(ys)
 
