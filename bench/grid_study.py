@@ -54,6 +54,14 @@ VARIANTS: dict[str, dict] = {
     "bilinear": {"upsampling": 0},  # over the 2026-12-02 defaults (sub-pixel, controller 0.8 / 3%)
     "w32": {"syn_width": 32},
     "l2": {"syn_layers": 2},
+    "s2d": {"upsampling": 3, "first_level": 0, "levels": 7},  # full-size grid as 2x2 blocks
+    "s2d-6": {"upsampling": 3, "first_level": 0, "levels": 6},
+    "lat2": {"lr_latents": 0.2},
+    "lat3": {"lr_latents": 0.3},
+    "frz": {"freeze_latents": 1.0},  # the hard phase trains only the networks
+    "frz-h80": {"freeze_latents": 1.0, "hard_from": 0.8},
+    "m1": {"rate_margin": 0.01},
+    "m0": {"rate_margin": 0.0},
 }
 OUT = Path(__file__).resolve().parent / "results" / "grid-study.jsonl"
 

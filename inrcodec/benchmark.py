@@ -272,7 +272,9 @@ def _run_ours(unit: Unit) -> Outcome:
                           "steps": res.steps, "config": f"{res.config}, {res.steps} steps",
                           "device": _device_name(unit.device), "best_step": res.best_step,
                           "restarts": res.restarts, "warnings": res.warnings,
-                          "stream": stream} | {
+                          "stream": stream,
+                          # the method's scalar diagnostics (lambda, fit before quantization, ...)
+                          "details": {k: v for k, v in res.details.items() if isinstance(v, (int, float, str))}} | {
                 k: res.details[k] for k in ("architecture", "bits") if k in res.details} | _measure(
                 image, decoded, len(res.data))
         records.append(cache.put(rec))

@@ -11,7 +11,7 @@ from inrcodec.encoder import encode
 from inrcodec.errors import OptionError
 from inrcodec.methods import EncodeOptions, grid
 from inrcodec.methods.grid_encode import DEFAULTS, image_lambda, lambda_prior
-from inrcodec.methods.grid_model import laplace_bits, upsample_fast
+from inrcodec.methods.grid_model import laplace_bits, laplace_bits_sum, upsample_fast
 from inrcodec.metrics import psnr
 
 
@@ -29,15 +29,48 @@ def test_encode_decode_gives_the_psnr_the_encoder_reports(small_image):
     assert d["method"] == "grid" and d["grids"] == [[20, 28], [10, 14], [5, 7]] and d["within_limits"]
 
 
-@pytest.mark.parametrize("upsampling", [0, 1, 2])
+@pytest.mark.parametrize("upsampling", [0, 1, 2, 3])
 @pytest.mark.parametrize("size", [(48, 64), (37, 53), (5, 3)])
 def test_training_upsampling_equals_the_decoders(upsampling, size):
     h, w = size
     gen = torch.Generator().manual_seed(0)
-    grids = [torch.randn(-(-h // 2 ** i), -(-w // 2 ** i), generator=gen) for i in range(1, 5)]
+    first = 0 if upsampling == 3 else 1
+    grids = [torch.randn(-(-h // 2 ** i), -(-w // 2 ** i), generator=gen) for i in range(first, 5)]
     params = {"upsampling": upsampling}
     ref = grid.upsample(grids, params, h, w)[0]
     assert torch.allclose(upsample_fast(grids, params, h, w), ref, atol=1e-5)
+
+
+def test_a_full_size_grid_enters_as_its_2x2_blocks():
+    h, w = 5, 7
+    full = torch.arange(h * w, dtype=torch.float32).reshape(h, w)
+    x = grid.upsample([full, torch.zeros(3, 4)], {"upsampling": 3}, h, w)[0]
+    assert x.shape == (5, 3, 4)  # four block channels, then the half-size grid
+    assert x[0, 1, 2] == full[2, 4] and x[1, 1, 2] == full[2, 5] and x[2, 1, 2] == full[3, 4]
+    assert x[3, 1, 2] == full[3, 5] and x[2, 2, 3] == full[4, 6] and x[3, 2, 3] == full[4, 6]  # odd edge repeated
+
+
+def test_full_size_blocks_round_trip(small_image):
+    res = encode(small_image, EncodeOptions(bpp=None, method="grid", steps=40, method_options={
+        "lam": 0.002, "levels": 4, "first_level": 0, "upsampling": 3}))
+    assert psnr(decode(res.data), small_image) == pytest.approx(res.psnr, abs=1e-9) and res.psnr > 20
+    assert describe(res.data)["grids"][0] == list(small_image.shape[:2])
+
+
+def test_blocks_need_a_full_size_grid(small_image):
+    from inrcodec.errors import OptionError
+
+    with pytest.raises(OptionError, match="first_level 0"):
+        encode(small_image, EncodeOptions(bpp=None, method="grid", steps=5, method_options={"lam": 0.002, "upsampling": 3}))
+
+
+def test_a_stream_with_blocks_but_no_full_size_grid_is_refused():
+    from inrcodec.bitstream import BitstreamError
+
+    params = dict(DEFAULTS, upsampling=3, first_level=1)
+    records = [TensorRecord(8, 0, 0, 0x3C00, 0x3F80)] * len(grid.layout(params, 3))
+    with pytest.raises(BitstreamError, match="first_level 0"):
+        decode(pack(Stream(grid.ID, 3, 64, 48, grid.pack_section(params), records, b"")))
 
 
 def test_a_coarse_first_phase_decodes_to_what_the_encoder_reports(small_image):
@@ -89,6 +122,22 @@ def test_laplace_bits_match_the_interval_probability():
     lap = torch.distributions.Laplace(mu.double(), torch.exp(log_scale).double())
     p = lap.cdf(y.double() + 0.5) - lap.cdf(y.double() - 0.5)
     assert torch.allclose(laplace_bits(y, mu, log_scale).double(), -torch.log2(p), rtol=1e-4)
+
+
+def test_the_fused_rate_has_autograds_value_and_gradients():
+    gen = torch.Generator().manual_seed(3)
+    n = 4000  # centred and tail intervals, narrow and wide scales, some at the probability floor
+    args = [(torch.randn(n, generator=gen, dtype=torch.float64) * 4).requires_grad_(),
+            (torch.randn(n, generator=gen, dtype=torch.float64) * 2).requires_grad_(),
+            (torch.rand(n, generator=gen, dtype=torch.float64) * 8 - 4).requires_grad_()]
+    ref = laplace_bits(*args).sum()
+    want = torch.autograd.grad(ref, args)
+    got_value = laplace_bits_sum(*args)
+    got = torch.autograd.grad(got_value, args)
+    assert float(got_value) == pytest.approx(float(ref), rel=1e-9)
+    for g, w in zip(got, want):
+        assert torch.allclose(g, w, rtol=1e-6, atol=1e-9)
+    assert torch.autograd.gradcheck(laplace_bits_sum, [a.detach()[:50].requires_grad_() for a in args])
 
 
 def test_lambda_prior_falls_with_the_budget():

@@ -27,13 +27,15 @@ ID = METHOD_IDS["grid"]
 NAME = "grid"
 SUMMARY = "latent grids + tiny synthesis network, latents coded by an integer autoregressive model"
 VARIANTS = "grid (rate control by lambda)"
-UPSAMPLING = {0: "bilinear", 1: "bicubic", 2: "bilinear to half size, 2x2 sub-pixel outputs"}
-_RESIZE = {0: "bilinear", 1: "bicubic", 2: "bilinear"}  # torch's interpolation mode for each
+UPSAMPLING = {0: "bilinear", 1: "bicubic", 2: "bilinear to half size, 2x2 sub-pixel outputs",
+              3: "full-size grid as 2x2 blocks, the others bilinear to half size, 2x2 sub-pixel outputs"}
+_RESIZE = {0: "bilinear", 1: "bicubic", 2: "bilinear", 3: "bilinear"}  # torch's interpolation mode for each
 SECTION: list[Field] = [
     Field("levels", "B", "number of one-channel latent grids", 1, 8),
     Field("first_level", "B", "the finest grid is 1/2^first_level of the image per side", 0, 4),
     Field("upsampling", "B", "0 bilinear, 1 bicubic (align_corners false) to the image size; 2 bilinear to "
-          "half the size, the last 1x1 layer giving a 2x2 block of pixels", choices=tuple(UPSAMPLING)),
+          "half the size, the last 1x1 layer giving a 2x2 block of pixels; 3 as 2, the full-size grid "
+          "(first_level 0) entering as its 2x2 blocks", choices=tuple(UPSAMPLING)),
     Field("syn_layers", "B", "hidden 1x1 synthesis layers (ReLU after each)", 0, 4),
     Field("syn_width", "B", "channels of the hidden synthesis layers", 1, 64),
     Field("res_convs", "B", "3x3 residual convolutions after the 1x1 layers (ReLU before each but the first)",
@@ -49,6 +51,8 @@ def read_section(stream: Stream) -> dict[str, Any]:
     params, tail = unpack_fields(SECTION, stream.section, "grid method section")
     if tail:
         raise BitstreamError(f"grid method section has {len(tail)} unexpected bytes")
+    if params["upsampling"] == 3 and params["first_level"] != 0:
+        raise BitstreamError("grid method section: upsampling 3 needs a full-size grid (first_level 0)")
     params["latents"] = sum(h * w for h, w in grid_shapes(stream.height, stream.width, params["levels"],
                                                            params["first_level"]))
     return params
@@ -59,13 +63,23 @@ def pack_section(params: dict[str, Any]) -> bytes:
     return pack_fields(SECTION, {f.name: params[f.name] for f in SECTION})
 
 
+def sub_pixel(params: dict[str, Any]) -> bool:
+    """Whether the 1x1 layers run at half size and give 2x2 blocks of pixels (upsampling 2 and 3)."""
+    return params["upsampling"] in (2, 3)
+
+
+def synthesis_inputs(params: dict[str, Any]) -> int:
+    """Channels into the first 1x1 layer: one per grid, four for a grid taken as 2x2 blocks."""
+    return params["levels"] + (3 if params["upsampling"] == 3 else 0)
+
+
 def synthesis_shapes(params: dict[str, Any], channels: int) -> list[tuple[int, ...]]:
     """Weight and bias of each 1x1 layer, then of each 3x3 residual convolution."""
-    shapes, n_in = [], params["levels"]
+    shapes, n_in = [], synthesis_inputs(params)
     for _ in range(params["syn_layers"]):
         shapes += [(params["syn_width"], n_in), (params["syn_width"],)]
         n_in = params["syn_width"]
-    out = channels * 4 if params["upsampling"] == 2 else channels
+    out = channels * 4 if sub_pixel(params) else channels
     shapes += [(out, n_in), (out,)]
     for _ in range(params["res_convs"]):
         shapes += [(channels, channels, 3, 3), (channels,)]
@@ -96,7 +110,7 @@ def work_per_pixel(params: dict[str, Any], channels: int) -> int:
     """Multiply-adds per pixel: upsampling, synthesis, and the ARM per latent (rounded up)."""
     taps = 16 if params["upsampling"] == 1 else 4
     shapes = [s for s in synthesis_shapes(params, channels) if len(s) > 1]
-    per_position = 1 / 4 if params["upsampling"] == 2 else 1  # sub-pixel: the 1x1 layers run at half size
+    per_position = 1 / 4 if sub_pixel(params) else 1  # sub-pixel: the 1x1 layers run at half size
     syn = sum(math.prod(s) * (1 if len(s) == 4 else per_position) for s in shapes)
     arm = sum(math.prod(s) for s in arm_shapes(params) if len(s) > 1)
     return math.ceil(taps * params["levels"] * per_position + syn + arm * _latents_per_pixel(params))
@@ -144,7 +158,7 @@ def half_size(height: int, width: int) -> tuple[int, int]:
 
 def synthesis_size(params: dict[str, Any], height: int, width: int) -> tuple[int, int]:
     """Where the 1x1 layers run: the image size, or half of it (rounded up) for sub-pixel outputs."""
-    return half_size(height, width) if params["upsampling"] == 2 else (height, width)
+    return half_size(height, width) if sub_pixel(params) else (height, width)
 
 
 def resize_mode(params: dict[str, Any]) -> str:
@@ -152,15 +166,31 @@ def resize_mode(params: dict[str, Any]) -> str:
     return _RESIZE[params["upsampling"]]
 
 
+def blocks(grid, height: int, width: int):
+    """(4, ceil(H/2), ceil(W/2)): a full-size grid's 2x2 blocks (channel 2i + j is pixel (2y + i,
+    2x + j)), an odd last row or column repeated."""
+    import torch.nn.functional as F
+
+    h, w = half_size(height, width)
+    g = F.pad(grid[None, None], (0, 2 * w - width, 0, 2 * h - height), mode="replicate")
+    return F.pixel_unshuffle(g, 2)[0]
+
+
 def upsample(grids: list, params: dict[str, Any], height: int, width: int):
-    """(1, levels, h, w) torch tensor: every grid brought to the synthesis size of an H x W image."""
+    """(1, inputs, h, w) torch tensor: every grid brought to the synthesis size of an H x W image."""
     import torch
     import torch.nn.functional as F
 
     size = synthesis_size(params, height, width)
-    return torch.cat([g[None, None] if tuple(g.shape) == size else
-                      F.interpolate(g[None, None], size=size, mode=resize_mode(params), align_corners=False)
-                      for g in grids], dim=1)
+    out = []
+    for g in grids:
+        if params["upsampling"] == 3 and tuple(g.shape) == (height, width):
+            out.append(blocks(g, height, width)[None])
+        elif tuple(g.shape) == size:
+            out.append(g[None, None])
+        else:
+            out.append(F.interpolate(g[None, None], size=size, mode=resize_mode(params), align_corners=False))
+    return torch.cat(out, dim=1)
 
 
 def synthesize(grids: list, syn: list, params: dict[str, Any], height: int, width: int):
@@ -184,7 +214,7 @@ def synthesis_layers(x, syn: list, params: dict[str, Any], height: int, width: i
         x = torch.relu(torch.addmm(syn[k + 1][:, None], syn[k], x))
         k += 2
     x = torch.addmm(syn[k + 1][:, None], syn[k], x).reshape(1, -1, h, w)
-    if params["upsampling"] == 2:  # output channel 4c + 2i + j is pixel (2y + i, 2x + j) of channel c
+    if sub_pixel(params):  # output channel 4c + 2i + j is pixel (2y + i, 2x + j) of channel c
         x = F.pixel_shuffle(x, 2)[:, :, :height, :width]
     x = x.contiguous(memory_format=torch.channels_last)
     k += 2
