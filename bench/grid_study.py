@@ -62,7 +62,8 @@ VARIANTS: dict[str, dict] = {
     "frz-h80": {"freeze_latents": 1.0, "hard_from": 0.8},
     "m1": {"rate_margin": 0.01},
     "m0": {"rate_margin": 0.0},
-    "cal": {},  # the defaults once the controller measures the file's overhead (2026-12-02, after commit de0c3b3)
+    "cal": {},
+    "h100": {"hard_from": 1.0},  # no straight-through phase: every step soft, the snapshots scored hard  # the defaults once the controller measures the file's overhead (2026-12-02, after commit de0c3b3)
 }
 OUT = Path(__file__).resolve().parent / "results" / "grid-study.jsonl"
 
