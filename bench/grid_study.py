@@ -58,8 +58,6 @@ VARIANTS: dict[str, dict] = {
     "s2d-6": {"upsampling": 3, "first_level": 0, "levels": 6},
     "lat2": {"lr_latents": 0.2},
     "lat3": {"lr_latents": 0.3},
-    "frz": {"freeze_latents": 1.0},  # the hard phase trains only the networks
-    "frz-h80": {"freeze_latents": 1.0, "hard_from": 0.8},
     "m1": {"rate_margin": 0.01},
     "m0": {"rate_margin": 0.0},
     "cal": {},

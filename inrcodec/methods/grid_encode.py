@@ -54,12 +54,10 @@ DEFAULT_LATENT_LR = 0.1
 # 0.281-0.287 to 0.290-0.294 bpp at -b 0.3 with no extra round (same study). ``coarse``: the
 # fraction of the training time spent rendering at half the size per side (a step there costs
 # about a third) before the full-size phase; off: +0.2/+0.4 dB on kodim23/12 with the old
-# controller, -0.9 on kodim23 with this one. ``freeze_latents``: the hard phase trains only the
-# networks on the rounded latents (the straight-through phase raised the estimated rate 3-18%
-# and its snapshots lost to the one before it on every image); off: -0.02 dB on kodim01/12/23.
+# controller, -0.9 on kodim23 with this one. Training only the networks on frozen rounded
+# latents in the hard phase gained nothing (-0.02 dB on kodim01/12/23, 2026-12-02): not kept.
 SCHEDULE: dict[str, float] = {"hard_from": 0.9, "t_start": 0.35, "t_end": 0.08, "arm_init": -2.0,
-                              "prior_gain": 0.45, "coarse": 0.0, "control_gain": 0.8, "rate_margin": 0.01,
-                              "freeze_latents": 0.0}
+                              "prior_gain": 0.45, "coarse": 0.0, "control_gain": 0.8, "rate_margin": 0.01}
 _OPTION_KEYS = set(DEFAULTS) | set(SCHEDULE) | {"lam", "lr", "lr_latents"}
 _CONTROL_TICKS = 20  # lambda corrections per run (the rate answers lambda only after many steps)
 _CONTROL_FROM = 0.2  # progress before which the rate is not yet representative
@@ -88,7 +86,7 @@ def check_grid_options(options: EncodeOptions) -> None:
         if key in opts and not (math.isfinite(opts[key]) and 0 < opts[key] <= 10):
             raise OptionError(f"grid option {key} must be in (0, 10], got {opts[key]}")
     for key, (lo, hi) in {"hard_from": (0, 1), "t_start": (0.01, 1), "t_end": (0.01, 1), "arm_init": (-8, 2),
-                          "prior_gain": (0.01, 100), "coarse": (0, 0.8), "freeze_latents": (0, 1),
+                          "prior_gain": (0.01, 100), "coarse": (0, 0.8),
                           "control_gain": (0, 2), "rate_margin": (0, 0.5)}.items():
         if key in opts and not (math.isfinite(opts[key]) and lo <= opts[key] <= hi):
             raise OptionError(f"grid option {key} must be in [{lo}, {hi}], got {opts[key]}")
@@ -246,10 +244,9 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     else:
         lam0 = image_lambda(image, budget)
         lam0 = sched["prior_gain"] * lam0 if lam0 is not None else lambda_prior(budget)
-    state = {"lam": lam0, "step": 0, "tick": -1, "extra": False}
+    state = {"lam": lam0, "step": 0, "tick": -1}
     trace: list[tuple[int, float, float]] = []  # (step, estimated latent bpp, lambda after the correction)
     latent_target = None if budget is None or "lam" in opts else budget * pixels * (1 - sched["rate_margin"]) - overhead_bits
-    state["calibrated"] = latent_target is None
 
     def loss_fn(progress: float, coarse: bool = False):
         nonlocal latent_target
@@ -257,17 +254,15 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
         hard = progress >= sched["hard_from"]
         temperature = sched["t_start"] + (sched["t_end"] - sched["t_start"]) * min(1.0, progress / max(
             sched["hard_from"], 1e-9))
-        frozen = hard and sched["freeze_latents"] > 0 and not state["extra"]  # extra rounds must move the rate
-        x, bits = model.forward(("frozen" if frozen else "hard") if hard else "noise", temperature, coarse)
+        x, bits = model.forward("hard" if hard else "noise", temperature, coarse)
         tick = int(progress * _CONTROL_TICKS)
-        if latent_target is not None and progress >= _CONTROL_FROM and tick != state["tick"] and not frozen:
+        if latent_target is not None and progress >= _CONTROL_FROM and tick != state["tick"]:
             state["tick"] = tick
             with torch.no_grad():
                 est = float(model.rate(model.quantized("hard", 0.1)))
-            if progress >= _CALIBRATE_AT and not state["calibrated"]:
+            if progress >= _CALIBRATE_AT and "overhead_bpp" not in state:
                 # once: what a real file costs beyond the estimated latent bits (weights, header, the
                 # integer ARM's coding against the float estimate), measured rather than assumed
-                state["calibrated"] = True
                 real = 8 * len(build_stream(model, 8, c))
                 state["overhead_bpp"] = round((real - est) / pixels, 5)
                 latent_target = budget * pixels * (1 - sched["rate_margin"]) - (real - est)
@@ -302,7 +297,6 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     while budget is not None and len(data) * 8 > budget * pixels and extra < 3:
         # over budget: a few more hard-rounded steps at a larger lambda, then measure again
         extra += 1
-        state["extra"] = True
         state["lam"] *= 1.5 * (len(data) * 8 / (budget * pixels)) ** 2
         if options.steps is not None:
             more = train.LoopOptions(steps=max(50, options.steps // 5), warmup_steps=1, eval_fractions=(1.0,))

@@ -136,16 +136,13 @@ class GridModel(torch.nn.Module):
         return list(self.parameters())
 
     def quantized(self, mode: str, temperature: float) -> list:
-        """The latents as the decoder will see them (``hard``: with a straight-through gradient;
-        ``frozen``: with none) or their training relaxation (``noise``)."""
+        """The latents as the decoder will see them (hard) or their training relaxation (noise)."""
         out = []
         for g in self.grids:
             g = g.clamp(-LATENT_MAX, LATENT_MAX)
             if mode == "noise":
                 noise = torch.rand(g.shape, generator=self.noise, device=g.device) - 0.5
                 out.append(soft_round(soft_round(g, temperature) + noise, temperature))
-            elif mode == "frozen":  # the rounded latents as constants: only the networks learn
-                out.append(torch.round(g.detach()))
             else:
                 out.append(g + (torch.round(g) - g).detach())
         return out
