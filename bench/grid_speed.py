@@ -18,7 +18,7 @@ import torch
 
 from inrcodec.methods.grid import synthesis_layers, synthesize
 from inrcodec.methods.grid_encode import DEFAULTS, SCHEDULE
-from inrcodec.methods.grid_model import GridModel, upsample_fast
+from inrcodec.methods.grid_model import GridModel, laplace_bits, laplace_bits_sum, upsample_fast
 
 
 def ms(step, n: int = 5) -> float:
@@ -70,10 +70,23 @@ def main() -> None:
     def rate():
         model.rate(ys).backward()
 
+    n = sum(y.numel() for y in ys)  # the Laplace part of the rate alone, autograd's backward against ours
+    gen = torch.Generator().manual_seed(0)
+    lap = [(torch.randn(n, generator=gen) * s).requires_grad_() for s in (3.0, 1.0)]
+    lap.append((torch.rand(n, generator=gen) * 4 - 3).requires_grad_())
+
+    def laplace_autograd():
+        laplace_bits(*lap).sum().backward()
+
+    def laplace_fused():
+        laplace_bits_sum(*lap).backward()
+
     rows = {"step, noise phase": ms(full("noise")), "step, hard phase": ms(full("hard")),
             "latent relaxation (soft round + noise)": ms(relax),
             "upsampling + synthesis (decoder's upsampling)": ms(synthesis),
-            "upsampling + synthesis (encoder's upsampling)": ms(synthesis_training), "ARM + rate": ms(rate)}
+            "upsampling + synthesis (encoder's upsampling)": ms(synthesis_training), "ARM + rate": ms(rate),
+            "Laplace bits, autograd backward": ms(laplace_autograd, 40),
+            "Laplace bits, hand-written backward": ms(laplace_fused, 40)}
     print(json.dumps({"size": a.size, "options": params, "threads": a.threads, "ms": rows,
                       "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"}))
 
