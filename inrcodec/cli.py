@@ -208,10 +208,11 @@ def bench(
         import time
 
         from . import benchmark
+        from .bench_units import describe_methods
         from .report import write_reports
 
         if methods.strip() == "list":
-            sys.stdout.write(benchmark.describe_methods())
+            sys.stdout.write(describe_methods())
             return
         if target is None:
             raise OptionError("bench needs a target: kodak, bsds500-test, or a folder of images")

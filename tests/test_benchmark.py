@@ -113,15 +113,6 @@ def test_records_without_ms_ssim_get_it_on_the_next_run(folder, tmp_path):
     assert all(r["ms_ssim"] == pytest.approx(by_setting[r["setting"]]) for r in again)
 
 
-def test_bench_names_resolve_through_the_method_registry():
-    from inrcodec.benchmark import our_options, resolve_method
-
-    o = our_options("coin8", 0.3, "fast", 10)
-    assert (o.method, o.bpp, o.method_options) == ("coin", 0.3, {"bits": 8, "uniform_bits": False})
-    assert our_options("coin8u", 0.3, "fast", 10).method_options["uniform_bits"] is True
-    assert resolve_method("coin17", 0.3) is None and resolve_method("jpeg", 0.3) is None
-
-
 def _comparable(records: list[dict]) -> list[dict]:
     """Records without what differs between two runs of the same work (times, provenance)."""
     drop = {"encode_s", "decode_s", "command", "machine", "date"}
