@@ -233,6 +233,7 @@ def _ours_with_ms_ssim(cache: _Pending, rec: dict[str, Any], streams: dict[str, 
 
 
 def device_name(device: str) -> str:
+    """What records and report headers call a device: the GPU's name, or "cpu"."""
     import torch
 
     if device.startswith("cuda"):
