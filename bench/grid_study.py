@@ -62,11 +62,13 @@ VARIANTS: dict[str, dict] = {
     "m0": {"rate_margin": 0.0},
     "cal": {},  # the defaults once the controller measures the file's overhead (2026-12-02, after commit de0c3b3)
     # fixed lambdas (run with a --bpp the files stay under, e.g. 3): RD points of the default and of
-    # a full-size grid taken as 2x2 blocks, free of the rate controller's path (not run yet)
+    # a full-size grid taken as 2x2 blocks, free of the rate controller's path
     "lam5e-6": {"lam": 5e-6},
     "lam2e-5": {"lam": 2e-5},
     "s2d-lam5e-6": {"upsampling": 3, "first_level": 0, "levels": 7, "lam": 5e-6},
     "s2d-lam2e-5": {"upsampling": 3, "first_level": 0, "levels": 7, "lam": 2e-5},
+    "s2d-lam1e-4": {"upsampling": 3, "first_level": 0, "levels": 7, "lam": 1e-4},
+    "s2d-lam3e-4": {"upsampling": 3, "first_level": 0, "levels": 7, "lam": 3e-4},
     "h100": {"hard_from": 1.0},  # no straight-through phase: every step soft, the snapshots scored hard
 }
 OUT = Path(__file__).resolve().parent / "results" / "grid-study.jsonl"
