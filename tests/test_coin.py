@@ -103,8 +103,8 @@ def test_bench_names():
 
 def test_a_fit_stuck_in_the_flat_basin_is_retried_slower(small_image):
     """lr 0.1 puts this 3x16 fit on a flat image's PSNR; the retry at a quarter of it leaves the
-    basin (how far it gets in 600 steps depends on the CPU: 40 dB on one machine, 23.8 on an
-    AVX-512 one, 2026-12-02)."""
+    basin (how far in 600 steps depends on the CPU: over 29.7 dB where this was written, 23.8 on
+    the machine of 2026-12-02)."""
     from inrcodec.encoder import encode
 
     res = encode(small_image, EncodeOptions(bpp=None, steps=600, method_options={
@@ -114,16 +114,17 @@ def test_a_fit_stuck_in_the_flat_basin_is_retried_slower(small_image):
 
 
 def test_a_late_collapse_ships_the_snapshot_from_before_it(small_image):
-    """lr 0.05: 23.3 dB at step 60, 20.4 dB at the end on one machine, and the early snapshot is
-    written; on an AVX-512 machine (2026-12-02) the same fit stalls instead and is retried. Either
-    way what ships is the best snapshot, and an early one comes with its warning."""
+    """lr 0.05: 23.3 dB at step 60, 20.4 dB at the end where this was written, and the early
+    snapshot is written with a warning; on the machine of 2026-12-02 the same fit stalls instead
+    and is retried (the test above covers that path)."""
     from inrcodec.encoder import encode
 
     res = encode(small_image, EncodeOptions(bpp=None, steps=600, method_options={
         "arch": (3, 16), "bits": 16, "lr": 0.05, "compile": False}))
-    assert res.best_step <= 600
-    if res.best_step < 600 and res.details["lr"] == 0.05:
-        assert any("wrote the step" in w for w in res.warnings)
+    fell = [w for w in res.warnings if "wrote the step" in w]
+    if res.details["lr"] == 0.05:  # not retried: the collapse path
+        assert res.best_step < 600 and fell
+    assert all(f"step {res.best_step} snapshot" in w for w in fell)
     assert res.psnr > coin._flat_psnr(small_image) + 2
 
 
