@@ -10,7 +10,8 @@ from inrcodec.decoder import decode, decode_parameters, describe
 from inrcodec.encoder import encode
 from inrcodec.errors import OptionError
 from inrcodec.methods import EncodeOptions, grid
-from inrcodec.methods.grid_encode import DEFAULTS, image_lambda, lambda_prior
+from inrcodec.methods.grid_encode import (DEFAULTS, HIGH_RATE, HIGH_RATE_BPP, SCHEDULE, image_lambda, lambda_prior,
+                                          settings)
 from inrcodec.methods.grid_model import laplace_bits, laplace_bits_sum, upsample_fast
 from inrcodec.metrics import psnr
 
@@ -82,8 +83,36 @@ def test_a_coarse_first_phase_decodes_to_what_the_encoder_reports(small_image):
 
 def test_rate_control_fits_the_budget(kodim23):
     image = np.ascontiguousarray(kodim23[100:196, 200:328])
-    res = encode(image, EncodeOptions(bpp=1.0, method="grid", steps=80))
-    assert res.bpp <= 1.0 and res.psnr > 22
+    res = encode(image, EncodeOptions(bpp=0.8, method="grid", steps=80))  # the default structure: see settings
+    assert res.bpp <= 0.8 and res.psnr > 22 and res.details["dead_zone"] == 0
+
+
+def test_the_block_grid_is_the_default_from_the_high_rate_budget():
+    def structure(bpp, shape=(512, 768, 3), **opts):
+        params, sched = settings(EncodeOptions(bpp=bpp, method="grid", method_options=opts), shape)
+        return params["upsampling"], params["first_level"], params["levels"], sched["prior_gain"]
+
+    assert structure(HIGH_RATE_BPP * 0.99) == (DEFAULTS["upsampling"], DEFAULTS["first_level"], DEFAULTS["levels"],
+                                               SCHEDULE["prior_gain"])
+    high = (HIGH_RATE["upsampling"], HIGH_RATE["first_level"], HIGH_RATE["levels"], HIGH_RATE["prior_gain"])
+    assert structure(HIGH_RATE_BPP) == high == (3, 0, 7, 1.4)
+    assert structure(1.0, prior_gain=2.0) == high[:3] + (2.0,)  # options win key by key
+    assert structure(1.0, upsampling=2)[:3] == (2, DEFAULTS["first_level"], DEFAULTS["levels"])  # a given structure: no preset
+    assert structure(1.0, lam=1e-4)[0] == DEFAULTS["upsampling"]
+    assert structure(1.0, shape=(96, 128, 3))[0] == DEFAULTS["upsampling"]  # the networks take half the budget
+
+
+def test_a_file_still_over_the_budget_sheds_its_smallest_latents(kodim23):
+    # no lambda correction from a lambda far too small: the rate stays far over the budget through
+    # the extra rounds, and only the dead zone can bring the file under it
+    image = np.ascontiguousarray(kodim23[100:196, 200:328])
+    res = encode(image, EncodeOptions(bpp=0.65, method="grid", steps=60,
+                                      method_options={"control_gain": 0.0, "prior_gain": 0.01}))
+    assert res.details["extra_rounds"] == 3 and 0 < res.details["dead_zone"] < 1
+    assert res.bpp <= 0.65 and any("set to zero" in w for w in res.warnings)
+    assert psnr(decode(res.data), image) == pytest.approx(res.psnr, abs=1e-9)
+    flat = psnr(np.broadcast_to(image.mean(axis=(0, 1)).round().astype(np.uint8), image.shape), image)
+    assert res.psnr > flat + 3
 
 
 def test_a_budget_below_the_networks_is_refused(small_image):

@@ -58,7 +58,20 @@ DEFAULT_LATENT_LR = 0.1
 # latents in the hard phase gained nothing (-0.02 dB on kodim01/12/23, 2026-12-02): not kept.
 SCHEDULE: dict[str, float] = {"hard_from": 0.9, "t_start": 0.35, "t_end": 0.08, "arm_init": -2.0,
                               "prior_gain": 0.45, "coarse": 0.0, "control_gain": 0.8, "rate_margin": 0.01}
+# At high rates the default grids run out of capacity (kodim23, 2,000 steps: 34.04 dB at 0.48 bpp
+# for lambda 5e-6 and 2e-5 alike), and a full-size grid taken as 2x2 blocks holds more; its
+# lambda sits about 3x higher, so it starts from 1.4x the JPEG2000 slope (0.45x stayed over the
+# budget through the extra rounds). At -b 0.6, normal effort: +0.82 dB closer to JPEG2000 than
+# the default on kodim01/03/13/20/23 (2026-12-02, bench/results/grid-study-2026-12-02g.log).
+# Not on small images, where the networks take much of the budget: on a 128x96 crop of kodim23 at
+# -b 1.0 (networks 0.48 bpp), normal effort, it gave 33.78 dB against the default's 40.11
+# (2026-12-02, bench/results/grid-study-2026-12-02h.log).
+HIGH_RATE_BPP = 0.45
+HIGH_RATE_NETWORKS = 0.1
+HIGH_RATE: dict[str, float] = {"levels": 7, "first_level": 0, "upsampling": 3, "prior_gain": 1.4}
 _OPTION_KEYS = set(DEFAULTS) | set(SCHEDULE) | {"lam", "lr", "lr_latents"}
+
+
 _CONTROL_TICKS = 20  # lambda corrections per run (the rate answers lambda only after many steps)
 _CONTROL_FROM = 0.2  # progress before which the rate is not yet representative
 _CONTROL_MAX_STEP = 0.2  # largest change of log(lambda) per correction
@@ -66,6 +79,30 @@ _CONTROL_MAX_STEP = 0.2  # largest change of log(lambda) per correction
 # latent bits plus the assumed overhead by 0.0024 bpp on average on 24 Kodak images at 0.3 bpp
 # (2026-12-02), enough for kodim09 to miss the budget by a hair and pay three extra rounds.
 _CALIBRATE_AT = 0.5
+
+
+def overhead_bits(params: dict[str, int], channels: int) -> int:
+    """Assumed bits of a file beyond its latents: header, records, weights at about 9 bits."""
+    from ..bitstream import overhead_bytes, size_of
+
+    n_weights = sum(math.prod(s) for s in layout(params, channels))
+    return 8 * overhead_bytes(size_of(SECTION), len(layout(params, channels))) + 9 * n_weights + 32
+
+
+def settings(options: EncodeOptions, shape: tuple[int, ...] | None = None) -> tuple[dict[str, int], dict[str, float]]:
+    """The grid parameters and schedule of an encode: the defaults, or the high-rate ones for an
+    image of ``shape`` (H, W, C) under a budget of at least ``HIGH_RATE_BPP`` where the networks
+    take under ``HIGH_RATE_NETWORKS`` of it (unless a lambda or any grid structure is given);
+    then the options given, which win key by key."""
+    opts = options.method_options
+    base: dict[str, float] = {**DEFAULTS, **SCHEDULE}
+    structure = ("levels", "first_level", "upsampling")
+    if (shape is not None and options.bpp is not None and options.bpp >= HIGH_RATE_BPP and "lam" not in opts
+            and not any(k in opts for k in structure)
+            and overhead_bits(DEFAULTS, shape[2]) < HIGH_RATE_NETWORKS * options.bpp * shape[0] * shape[1]):
+        base.update(HIGH_RATE)
+    base.update({k: v for k, v in opts.items() if k in base})
+    return {k: int(base[k]) for k in DEFAULTS}, {k: float(base[k]) for k in SCHEDULE}
 
 
 def check_grid_options(options: EncodeOptions) -> None:
@@ -80,7 +117,8 @@ def check_grid_options(options: EncodeOptions) -> None:
                 f.check(int(opts[f.name]))
             except Exception as exc:
                 raise OptionError(f"grid option {f.name}: {exc}") from None
-    if int(opts.get("upsampling", DEFAULTS["upsampling"])) == 3 and int(opts.get("first_level", DEFAULTS["first_level"])) != 0:
+    params = settings(options)[0]
+    if params["upsampling"] == 3 and params["first_level"] != 0:
         raise OptionError("grid option upsampling 3 needs first_level 0 (a full-size grid)")
     for key in ("lr", "lr_latents"):
         if key in opts and not (math.isfinite(opts[key]) and 0 < opts[key] <= 10):
@@ -215,30 +253,57 @@ def _choose_stream(model: GridModel, image: np.ndarray, lam: float) -> bytes:
     return build_stream(model, best[1], c)
 
 
+def _dead_zone_fit(model: GridModel, image: np.ndarray, lam: float, budget_bits: float) -> tuple[float, bytes]:
+    """The last resort when training could not bring the file under the budget: the n latents
+    of smallest trained magnitude among those that round to non-zero become zero, with n
+    bisected (12 streams) for the smallest that fits. Zeros are what the ARM predicts best, so
+    the rate falls with n while quality degrades gradually. Returns the fraction of those
+    latents zeroed and the stream (over the budget only if even all-zero latents are)."""
+    original = [g.detach().clone() for g in model.grids]
+    mags = torch.cat([g.abs().flatten() for g in original])
+    mags = torch.sort(mags[mags >= 0.5]).values
+    total = int(mags.numel())
+
+    def stream(n: int) -> bytes:
+        t = float(mags[n - 1]) if n > 0 else 0.0
+        with torch.no_grad():
+            for g, g0 in zip(model.grids, original):
+                g.copy_(torch.where(g0.abs() <= t, torch.zeros_like(g0), g0) if n > 0 else g0)
+        return _choose_stream(model, image, lam)
+
+    lo, hi = 0, total
+    best = (hi, stream(hi))
+    while hi - lo > max(1, total // 4096):
+        mid = (lo + hi) // 2
+        data = stream(mid)
+        if len(data) * 8 <= budget_bits:
+            hi, best = mid, (mid, data)
+        else:
+            lo = mid
+    stream(best[0])  # leave the model as the stream it returns
+    return round(best[0] / max(total, 1), 4), best[1]
+
+
 def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     """Fit, then code; rate control by lambda for ``options.bpp``."""
     from .. import train
-    from ..bitstream import overhead_bytes, size_of
-
     t_start = time.perf_counter()
     check_grid_options(options)
     opts = dict(options.method_options)
-    params = {k: int(opts.get(k, v)) for k, v in DEFAULTS.items()}
+    params, sched = settings(options, image.shape)
     h, w, c = image.shape
     if min(h, w) < 2 ** (params["first_level"] + params["levels"] - 1) and params["levels"] > 1:
         params["levels"] = max(1, min(params["levels"], int(math.log2(max(1, min(h, w)))) - params["first_level"] + 1))
-    sched = {k: float(opts.get(k, v)) for k, v in SCHEDULE.items()}
     model = GridModel(params, h, w, c, options.seed, options.device, sched["arm_init"])
     target = torch.from_numpy(image.astype(np.float32) / 255).permute(2, 0, 1).to(options.device)
     target_coarse = (F.interpolate(target[None], size=half_size(h, w), mode="area")[0] if sched["coarse"] > 0
                      else None)
     pixels = h * w
-    n_weights = sum(math.prod(s) for s in layout(params, c))
-    overhead_bits = 8 * overhead_bytes(size_of(SECTION), len(layout(params, c))) + 9 * n_weights + 32
+    overhead = overhead_bits(params, c)
     budget = options.bpp
-    if budget is not None and budget * pixels <= overhead_bits + 0.02 * pixels:
+    if budget is not None and budget * pixels <= overhead + 0.02 * pixels:
         raise DataError(f"a budget of {budget} bpp on {w}x{h} leaves no room for latents "
-                        f"(the networks alone take about {overhead_bits / pixels:.3f} bpp)")
+                        f"(the networks alone take about {overhead / pixels:.3f} bpp)")
     if "lam" in opts:
         lam0 = float(opts["lam"])
     else:
@@ -246,7 +311,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
         lam0 = sched["prior_gain"] * lam0 if lam0 is not None else lambda_prior(budget)
     state = {"lam": lam0, "step": 0, "tick": -1}
     trace: list[tuple[int, float, float]] = []  # (step, estimated latent bpp, lambda after the correction)
-    latent_target = None if budget is None or "lam" in opts else budget * pixels * (1 - sched["rate_margin"]) - overhead_bits
+    latent_target = None if budget is None or "lam" in opts else budget * pixels * (1 - sched["rate_margin"]) - overhead
 
     def loss_fn(progress: float, coarse: bool = False):
         nonlocal latent_target
@@ -311,13 +376,19 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
         train.run(model, optimizer, lambda progress: loss_fn(1.0), score_fn, keep_fn, more)
         data = _choose_stream(model, image, state["lam"])
     warnings = []
+    dead_zone = 0.0
+    if budget is not None and len(data) * 8 > budget * pixels:
+        dead_zone, data = _dead_zone_fit(model, image, state["lam"], budget * pixels)
+        warnings.append(f"over the budget after {extra} extra rounds: {100 * dead_zone:.1f}% of the non-zero "
+                        f"latents (the smallest) were set to zero to fit")
     if budget is not None and len(data) * 8 > budget * pixels:
         raise DataError(f"could not fit {w}x{h} within {budget} bpp with the grid method "
                         f"(best: {len(data) * 8 / pixels:.4f} bpp)")
     config = (f"{params['levels']} grids from 1/{2 ** params['first_level']}, "
               f"{('bilinear', 'bicubic', 'sub-pixel', 'sub-pixel + 2x2 blocks')[params['upsampling']]} synthesis {params['syn_layers']}x"
               f"{params['syn_width']} + {params['res_convs']} 3x3, ARM {params['context']}->{params['arm_width']}")
-    details = {"lambda": state["lam"], "lambda_start": lam0, "extra_rounds": extra, "rate_trace": trace, **fit,
-               "overhead_bpp_assumed": round(overhead_bits / pixels, 5), "overhead_bpp": state.get("overhead_bpp")}
+    details = {"lambda": state["lam"], "lambda_start": lam0, "extra_rounds": extra, "dead_zone": dead_zone,
+               "rate_trace": trace, **fit,
+               "overhead_bpp_assumed": round(overhead / pixels, 5), "overhead_bpp": state.get("overhead_bpp")}
     return Fitted(data=data, config=config, steps=result.steps, best_step=result.best_step, restarts=result.restarts,
                   warnings=warnings, details=details)
