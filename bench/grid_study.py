@@ -103,7 +103,11 @@ def run(args: argparse.Namespace) -> None:
     j2k = available_codecs()[0]["jpeg2000"]
     out = Path(args.out)
     for name in args.images.split(","):
-        image = decode_image_bytes(kodak(args.data_dir, names=[name])[0].read_bytes(), name)
+        if args.folder:  # any photos, by file stem (e.g. BSDS500's test set)
+            path = next(Path(args.folder).glob(f"{name}.*"))
+        else:
+            path = kodak(args.data_dir, names=[name])[0]
+        image = decode_image_bytes(path.read_bytes(), name)
         if args.crop:
             h, w = image.shape[:2]
             image = np.ascontiguousarray(image[(h - args.crop) // 2:(h + args.crop) // 2,
@@ -173,6 +177,7 @@ def parser(doc: str, out: Path, threads: int) -> argparse.ArgumentParser:
     ap.add_argument("--images", default="kodim01,kodim12,kodim23")
     ap.add_argument("--threads", type=int, default=threads)
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--folder", default=None, help="take --images from this folder (by file stem) instead of Kodak")
     ap.add_argument("--out", default=str(out))
     return ap
 

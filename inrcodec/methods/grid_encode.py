@@ -7,7 +7,9 @@ lambda from the image's own rate-distortion slope at the budget (measured with J
 corrected every few steps from the hard-rounded rate estimate; after training the synthesis
 weights are quantized at the depth with the best rate-distortion cost, the ARM at its
 fixed-point step, and the real file is measured: if it is over the budget, a few more hard
-steps at a larger lambda follow, within the effort's time.
+steps at a larger lambda follow, within the effort's time, and as a last resort the smallest
+latents are set to zero until it fits. High budgets on images large enough get a full-size
+grid (:data:`HIGH_RATE`).
 """
 from __future__ import annotations
 
