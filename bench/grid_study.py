@@ -45,6 +45,7 @@ VARIANTS: dict[str, dict] = {
     "ctl": {"control_gain": 0.8, "rate_margin": 0.03},
     "gain1": {"prior_gain": 1.0},
     "sub": {"upsampling": 2},
+    "sub-r": {"upsampling": 2},  # a rerun of sub under another key (the study skips keys it has)
     "sub-w24": {"upsampling": 2, "syn_width": 24},
     "sub-c50-ctl": {"upsampling": 2, "coarse": 0.5, "control_gain": 0.8, "rate_margin": 0.03},
     "ctl-sub": {"upsampling": 2, "control_gain": 0.8, "rate_margin": 0.03},
@@ -129,7 +130,8 @@ def run(args: argparse.Namespace) -> None:
                       "delta": None if j2k_psnr is None else res.psnr - j2k_psnr, "steps_run": res.steps,
                       "seconds": round(seconds, 1), "ms_per_step": round(1000 * seconds / max(1, res.steps), 1),
                       "lambda": res.details.get("lambda"), "lambda_start": res.details.get("lambda_start"),
-                      "extra_rounds": res.details.get("extra_rounds"),
+                      "extra_rounds": res.details.get("extra_rounds"), "dead_zone": res.details.get("dead_zone"),
+                      "fit_psnr": res.details.get("fit_psnr"), "warnings": res.warnings,
                       "rate_trace": res.details.get("rate_trace"),  # for tuning the rate controller
                       **stamp(args.threads)}
             with out.open("a") as f:
