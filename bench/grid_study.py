@@ -72,6 +72,8 @@ VARIANTS: dict[str, dict] = {
     "s2d-lam3e-4": {"upsampling": 3, "first_level": 0, "levels": 7, "lam": 3e-4},
     # s2d under rate control from a lambda start near its own (about 3x the default's at 0.6)
     "s2d-pg": {"upsampling": 3, "first_level": 0, "levels": 7, "prior_gain": 1.4},
+    "pg2": {"prior_gain": 2.0},  # the default from 0.45 bpp (block grid) with another lambda start
+    "pg1": {"prior_gain": 1.0},
     "h100": {"hard_from": 1.0},  # no straight-through phase: every step soft, the snapshots scored hard
 }
 OUT = Path(__file__).resolve().parent / "results" / "grid-study.jsonl"
