@@ -100,6 +100,7 @@ def test_the_block_grid_is_the_default_from_the_high_rate_budget():
     assert structure(1.0, upsampling=2)[:3] == (2, DEFAULTS["first_level"], DEFAULTS["levels"])  # a given structure: no preset
     assert structure(1.0, lam=1e-4)[0] == DEFAULTS["upsampling"]
     assert structure(1.0, shape=(96, 128, 3))[0] == DEFAULTS["upsampling"]  # the networks take half the budget
+    assert structure(1.0, shape=(4096, 4096, 3))[0] == DEFAULTS["upsampling"]  # over the decoder's parameter limit
 
 
 def test_a_file_still_over_the_budget_sheds_its_smallest_latents(kodim23):

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DataError, OptionError
-from ..latents import LATENT_MAX, encode_latents
+from ..latents import LATENT_MAX, encode_latents, grid_shapes
 from . import EncodeOptions, Fitted
 from .grid import SECTION, half_size, layout, pack_section, synthesize
 from .grid_model import GridModel
@@ -89,17 +89,28 @@ def overhead_bits(params: dict[str, int], channels: int) -> int:
     return 8 * overhead_bytes(size_of(SECTION), len(layout(params, channels))) + 9 * n_weights + 32
 
 
+def _decodable(params: dict[str, int], shape: tuple[int, ...]) -> bool:
+    """Whether a stream of this structure stays within the default decoder's parameter limit
+    (a full-size grid has four times the latents of one from 1/2)."""
+    from ..bitstream import DecodeLimits
+    from .grid import decoded_parameters
+
+    latents = sum(h * w for h, w in grid_shapes(shape[0], shape[1], params["levels"], params["first_level"]))
+    return decoded_parameters({**params, "latents": latents}, shape[2]) <= DecodeLimits().max_parameters
+
+
 def settings(options: EncodeOptions, shape: tuple[int, ...] | None = None) -> tuple[dict[str, int], dict[str, float]]:
     """The grid parameters and schedule of an encode: the defaults, or the high-rate ones for an
     image of ``shape`` (H, W, C) under a budget of at least ``HIGH_RATE_BPP`` where the networks
-    take under ``HIGH_RATE_NETWORKS`` of it (unless a lambda or any grid structure is given);
-    then the options given, which win key by key."""
+    take under ``HIGH_RATE_NETWORKS`` of it and the default decoder accepts the stream (unless a
+    lambda or any grid structure is given); then the options given, which win key by key."""
     opts = options.method_options
     base: dict[str, float] = {**DEFAULTS, **SCHEDULE}
     structure = ("levels", "first_level", "upsampling")
     if (shape is not None and options.bpp is not None and options.bpp >= HIGH_RATE_BPP and "lam" not in opts
             and not any(k in opts for k in structure)
-            and overhead_bits(DEFAULTS, shape[2]) < HIGH_RATE_NETWORKS * options.bpp * shape[0] * shape[1]):
+            and overhead_bits(DEFAULTS, shape[2]) < HIGH_RATE_NETWORKS * options.bpp * shape[0] * shape[1]
+            and _decodable({**DEFAULTS, **{k: int(HIGH_RATE[k]) for k in structure}}, shape)):
         base.update(HIGH_RATE)
     base.update({k: v for k, v in opts.items() if k in base})
     return {k: int(base[k]) for k in DEFAULTS}, {k: float(base[k]) for k in SCHEDULE}
