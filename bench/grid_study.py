@@ -107,7 +107,9 @@ def run(args: argparse.Namespace) -> None:
     out = Path(args.out)
     for name in args.images.split(","):
         if args.folder:  # any photos, by file stem (e.g. BSDS500's test set)
-            path = next(Path(args.folder).glob(f"{name}.*"))
+            path = next(Path(args.folder).glob(f"{name}.*"), None)
+            if path is None:
+                raise SystemExit(f"grid_study: no {name}.* in {args.folder}")
         else:
             path = kodak(args.data_dir, names=[name])[0]
         image = decode_image_bytes(path.read_bytes(), name)
