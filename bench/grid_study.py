@@ -74,11 +74,9 @@ VARIANTS: dict[str, dict] = {
     "s2d-pg": {"upsampling": 3, "first_level": 0, "levels": 7, "prior_gain": 1.4},
     "pg2": {"prior_gain": 2.0},  # the default from 0.45 bpp (block grid) with another lambda start
     "pg1": {"prior_gain": 1.0},
-    "h100": {"hard_from": 1.0},
-    # the hard phase with the latents' learning rate scaled (0: frozen), once snapshots are
-    # scored comparably (commit 4c81eb7; the frz test before it kept the 0.9 snapshot anyway)
-    "hlr0": {"hard_latent_lr": 0.0},
-    "hlr1": {"hard_latent_lr": 0.1},  # no straight-through phase: every step soft, the snapshots scored hard
+    "h100": {"hard_from": 1.0},  # no straight-through phase: every step soft, the snapshots scored hard
+    # hlr0/hlr1 (hard_latent_lr 0 / 0.1: the latents' learning rate in the hard phase) ran at
+    # commit d45b32f (log grid-study-2026-12-02n.log): no gain, and the option is gone
 }
 OUT = Path(__file__).resolve().parent / "results" / "grid-study.jsonl"
 

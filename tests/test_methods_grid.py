@@ -188,3 +188,23 @@ def test_image_lambda_is_the_images_own_slope(kodim23):
 def test_bench_names():
     assert grid.bench_options("grid", 0.3) == {"bpp": 0.3}
     assert grid.bench_options("coin", 0.3) is None
+
+
+def test_under_the_budget_a_snapshot_scores_by_its_mse_alone_whatever_lambda(kodim23):
+    # lambda rises through a run; scoring at the lambda of the moment made the same model score
+    # worse later, so the snapshot from before the hard phase always won
+    from inrcodec.methods.grid_encode import _Fit
+    from inrcodec.methods.grid_model import GridModel
+
+    image = np.ascontiguousarray(kodim23[100:164, 200:264])
+    h, w, c = image.shape
+    params, sched = settings(EncodeOptions(bpp=2.0, method="grid"), image.shape)
+    fit = _Fit(GridModel(params, h, w, c, 0, "cpu", sched["arm_init"]), image, sched, 1e-3, 2.0 * h * w, 500.0, "cpu")
+    under = fit.score()
+    fit.lam *= 10
+    assert fit.score() == under < 0
+    fit.budget_bits = 100.0  # far under the file: the score pays lambda per bpp over
+    over_1, fit.lam = fit.score(), 2 * fit.lam
+    over_2 = fit.score()
+    assert over_2 < over_1 < under
+    assert over_2 - under == pytest.approx(2 * (over_1 - under), rel=1e-6)

@@ -64,8 +64,7 @@ DEFAULT_LATENT_LR = 0.1
 # controller, -0.9 on kodim23 with this one. Training only the networks on frozen rounded
 # latents in the hard phase gained nothing (-0.02 dB on kodim01/12/23, 2026-12-02): not kept.
 SCHEDULE: dict[str, float] = {"hard_from": 0.9, "t_start": 0.35, "t_end": 0.08, "arm_init": -2.0,
-                              "prior_gain": 0.45, "coarse": 0.0, "control_gain": 0.8, "rate_margin": 0.01,
-                              "hard_latent_lr": 1.0}
+                              "prior_gain": 0.45, "coarse": 0.0, "control_gain": 0.8, "rate_margin": 0.01}
 # At high rates the default grids run out of capacity (kodim23, 2,000 steps: 34.04 dB at 0.48 bpp
 # for lambda 5e-6 and 2e-5 alike), and a full-size grid taken as 2x2 blocks holds more; its
 # lambda sits about 3x higher, so it starts from 1.4x the JPEG2000 slope (0.45x stayed over the
@@ -142,7 +141,7 @@ def check_grid_options(options: EncodeOptions) -> None:
             raise OptionError(f"grid option {key} must be in (0, 10], got {opts[key]}")
     for key, (lo, hi) in {"hard_from": (0, 1), "t_start": (0.01, 1), "t_end": (0.01, 1), "arm_init": (-8, 2),
                           "prior_gain": (0.01, 100), "coarse": (0, 0.8),
-                          "control_gain": (0, 2), "rate_margin": (0, 0.5), "hard_latent_lr": (0, 1)}.items():
+                          "control_gain": (0, 2), "rate_margin": (0, 0.5)}.items():
         if key in opts and not (math.isfinite(opts[key]) and lo <= opts[key] <= hi):
             raise OptionError(f"grid option {key} must be in [{lo}, {hi}], got {opts[key]}")
     lam = opts.get("lam")
@@ -326,7 +325,6 @@ class _Fit:
         self.step, self.tick = 0, -1
         self.trace: list[tuple[int, float, float]] = []  # (step, estimated latent bpp, lambda after the correction)
         self.overhead_bpp: float | None = None  # measured
-        self.optimizer: torch.optim.Optimizer | None = None  # for the hard phase's latent learning rate
 
     def estimate(self) -> float:
         """The latent bits of the hard-rounded grids, as the ARM estimates them."""
@@ -361,8 +359,6 @@ class _Fit:
         hard = progress >= self.sched["hard_from"]
         t0, t1 = self.sched["t_start"], self.sched["t_end"]
         temperature = t0 + (t1 - t0) * min(1.0, progress / max(self.sched["hard_from"], 1e-9))
-        if hard and self.optimizer is not None:  # the loop sets the rates before each step, this scales one
-            self.optimizer.param_groups[0]["lr"] *= self.sched["hard_latent_lr"]
         x, bits = self.model.forward("hard" if hard else "noise", temperature, coarse)
         if extra_round is None:
             self.correct(progress)
@@ -374,9 +370,10 @@ class _Fit:
         """How good the hard-rounded model is, comparably across the run while lambda moves:
         without a budget, minus its RD cost; with one, minus its MSE and lambda times the bpp its
         estimated file would go over the budget (less half the margin), about what the extra
-        rounds pay to shed them. Scoring at the lambda of the moment kept the snapshot from
-        before the hard phase on every one of 96 Kodak files (2026-12-02): lambda rises through
-        it, so the same model scores worse later."""
+        rounds pay to shed them. Scoring at the lambda of the moment kept the snapshot from the
+        hard phase's first step on 47 of 48 Kodak files at 0.15/0.3 and made one run keep its
+        half-way state, 7% over the budget (bench cache and grid-study-2026-12-02l.log): lambda
+        rises late in a run, so the same model scores worse later."""
         with torch.no_grad():
             x, bits = self.model.forward("hard")
             mse = _mse_8bit(x, self.target)
@@ -400,7 +397,6 @@ def _extra_rounds(fit: _Fit, optimizer, lrs: list[float], image: np.ndarray, opt
     from .. import train
 
     budget_bits = options.bpp * fit.pixels
-    fit.optimizer = None  # the rounds move the latents at their own rate
     extra = 0
     while len(data) * 8 > budget_bits and extra < 3:
         extra += 1
@@ -451,7 +447,6 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     lrs = [opts.get("lr_latents", DEFAULT_LATENT_LR), opts.get("lr", DEFAULT_LR)]
     optimizer = torch.optim.Adam([{"params": list(model.grids), "lr": lrs[0]},
                                   {"params": list(model.syn) + list(model.arm), "lr": lrs[1]}])
-    fit.optimizer = optimizer
     result = _train(model, optimizer, fit.loss, fit.score, fit.keep, options, sched["coarse"])
     with torch.no_grad():
         for t, best in zip(model.tensors(), result.best):
