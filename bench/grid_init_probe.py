@@ -1,0 +1,82 @@
+"""Does a grid fit start better from another image's trained networks? A probe for a learned
+initialization (issue 14): the synthesis and ARM of a finished stream (e.g. a bench file of
+another image) replace the random ones, the latents start at zero as always, and the usual
+budgeted run follows. Compare with ``--init none`` by the same script.
+
+    python bench/grid_init_probe.py --images kodim23,kodim12 --bpp 0.3 \
+        --init bench/results/kodak/streams/grid-normal/kodim05-0.3.inr
+
+Prints one JSON line per image: the file's bpp and decoded PSNR, JPEG2000's PSNR at that bpp.
+The file is the training's best snapshot coded at the best synthesis depth (no extra rounds:
+a file over the budget says so in ``fits``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from inrcodec.baselines import available_codecs, search_quality  # noqa: E402
+from inrcodec.datasets import kodak  # noqa: E402
+from inrcodec.decoder import decode, decode_parameters  # noqa: E402
+from inrcodec.images import decode_image_bytes  # noqa: E402
+from inrcodec.methods import EncodeOptions  # noqa: E402
+from inrcodec.methods import grid_encode as ge  # noqa: E402
+from inrcodec.metrics import psnr  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", required=True)
+    ap.add_argument("--bpp", type=float, required=True)
+    ap.add_argument("--init", default="none", help="a grid stream whose networks start the fit, or none")
+    ap.add_argument("--data-dir", default="../shared/data/kodak")
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    start = None if args.init == "none" else decode_parameters(Path(args.init).read_bytes())[1]
+    j2k = available_codecs()[0]["jpeg2000"]
+    for name in args.images.split(","):
+        image = decode_image_bytes(kodak(args.data_dir, names=[name])[0].read_bytes(), name)
+        h, w, c = image.shape
+        options = EncodeOptions(bpp=args.bpp, method="grid", effort="normal")
+        params, sched = ge.settings(options, image.shape)
+        model = ge.GridModel(params, h, w, c, 0, "cpu", sched["arm_init"])
+        if start is not None:
+            nets = list(model.syn) + list(model.arm)
+            with torch.no_grad():
+                for t, v in zip(nets, start[:len(nets)]):
+                    if tuple(t.shape) != v.shape:
+                        raise SystemExit(f"grid_init_probe: {args.init} has other network shapes")
+                    t.copy_(torch.from_numpy(np.ascontiguousarray(v)))
+        t0 = time.perf_counter()
+        lam = ge.image_lambda(image, args.bpp)
+        fit = ge._Fit(model, image, sched, sched["prior_gain"] * lam, args.bpp * h * w, ge.overhead_bits(params, c),
+                      "cpu")
+        optimizer = torch.optim.Adam([{"params": list(model.grids), "lr": ge.DEFAULT_LATENT_LR},
+                                      {"params": list(model.syn) + list(model.arm), "lr": ge.DEFAULT_LR}])
+        result = ge._train(model, optimizer, fit.loss, fit.score, fit.keep, options, sched["coarse"])
+        with torch.no_grad():
+            for t, best in zip(model.tensors(), result.best):
+                t.copy_(best)
+        data = ge._choose_stream(model, image, fit.lam)
+        bpp = len(data) * 8 / (h * w)
+        ours = psnr(decode(data), image)
+        found = search_quality(j2k, image, bpp)
+        ref = psnr(found[2], image) if found else math.nan
+        print(json.dumps({"image": name, "init": args.init, "bpp": round(bpp, 4), "psnr": round(ours, 3),
+                          "j2k_psnr": round(ref, 3), "delta": round(ours - ref, 3), "fits": bpp <= args.bpp,
+                          "steps": result.steps, "best_step": result.best_step,
+                          "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
