@@ -1,10 +1,10 @@
 """Make a learned initialization for the grid encoder (issue 14): fit BSDS500 training photos
 in a chain at one budget, each fit starting from the previous one's networks (the first from
-random ones), and write the last stream; ship it as ``inrcodec/data/<name>.inr`` with its
-SHA-256 in ``inrcodec.methods.grid_init.SHIPPED``.
+random ones), and write the last stream (its networks are the initialization; nothing is
+shipped yet, see :mod:`inrcodec.methods.grid_init`).
 
     python bench/grid_make_init.py --images 100075,100080,100098 --bpp 0.3 \
-        --out inrcodec/data/grid-init-default.inr
+        --out /tmp/grid-init-default.inr
 
 Never Kodak: the initialization is judged on Kodak and on photos it has not seen.
 """
@@ -44,7 +44,7 @@ def main() -> None:
         if path is None:
             raise SystemExit(f"grid_make_init: no {name}.* in {args.folder}")
         image = decode_image_bytes(path.read_bytes(), name)
-        opts = {**json.loads(args.options), "learned_init": 0.0}
+        opts = json.loads(args.options)
         t0 = time.perf_counter()
         fitted = grid_encode.encode_from(image, EncodeOptions(bpp=args.bpp, method="grid", effort=args.effort,
                                                               method_options=opts), start)

@@ -208,3 +208,18 @@ def test_under_the_budget_a_snapshot_scores_by_its_mse_alone_whatever_lambda(kod
     over_2 = fit.score()
     assert over_2 < over_1 < under
     assert over_2 - under == pytest.approx(2 * (over_1 - under), rel=1e-6)
+
+
+def test_a_fit_can_start_from_another_streams_networks(kodim23):
+    from inrcodec.methods import grid_init
+    from inrcodec.methods.grid_encode import encode_from
+
+    image = np.ascontiguousarray(kodim23[100:196, 200:328])
+    first = encode(image, EncodeOptions(bpp=1.5, method="grid", steps=20))
+    assert first.details["init"] is None
+    start = grid_init.networks_of(first.data)
+    given = encode_from(image, EncodeOptions(bpp=1.5, method="grid", steps=20), start)
+    assert given.details["init"] == "given" and given.data != first.data
+    assert psnr(decode(given.data), image) > 20
+    grey = encode_from(np.ascontiguousarray(image[:, :, :1]), EncodeOptions(bpp=1.5, method="grid", steps=20), start)
+    assert grey.details["init"] is None  # other network shapes: random networks

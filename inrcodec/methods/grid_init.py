@@ -1,41 +1,16 @@
-"""Learned initializations of the latent-grid encoder's networks (training code; the decoder
-never imports this).
+"""Starting a latent-grid fit from another stream's networks (training code; the decoder never
+imports this): the groundwork of a learned initialization (issue 14), used by
+:func:`inrcodec.methods.grid_encode.encode_from` and ``bench/grid_make_init.py``.
 
-An initialization is a grid stream fitted to BSDS500 training photos in a chain, each fit
-starting from the previous one's networks (``bench/grid_make_init.py``); the encoder starts its
-synthesis and ARM from that stream's where their shapes match the image's (same structure and
-channel count), and from random ones otherwise. Only the encoder reads it: a stream carries
-the networks it ends with, so decoding needs nothing shipped. Each file is named here by its
-SHA-256, and the encoder records the hash it started from.
+Only the encoder reads such a start: a stream carries the networks it ends with, so decoding
+needs nothing shipped. Nothing is shipped yet: one BSDS500 photo's networks gained +0.23 / +0.52
+dB on kodim23 / kodim12 at 0.3 bpp, a chain of three gained nothing (2026-12-02,
+bench/results/grid-study-2026-12-02o.log, -p.log).
 """
 from __future__ import annotations
 
-import functools
-import hashlib
-from pathlib import Path
-
 import numpy as np
 import torch
-
-DATA = Path(__file__).resolve().parents[1] / "data"
-SHIPPED: dict[str, str] = {}  # file in inrcodec/data -> its SHA-256
-
-
-@functools.lru_cache(maxsize=None)
-def _networks(name: str) -> tuple[list[np.ndarray], str] | None:
-    """The networks (synthesis then ARM, as the stream stores them) of a shipped initialization
-    and its hash; None where the file is missing or not the one named here."""
-    from ..decoder import decode_parameters
-
-    path = DATA / name
-    if not path.is_file():
-        return None
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != SHIPPED[name]:
-        return None
-    opened, tensors = decode_parameters(data)
-    return tensors[:len(opened.stream.tensors)], digest
 
 
 def networks_of(data: bytes) -> list[np.ndarray]:
@@ -57,12 +32,3 @@ def start_from(model, tensors: list[np.ndarray]) -> None:
     with torch.no_grad():
         for t, v in zip(list(model.syn) + list(model.arm), tensors):
             t.copy_(torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)).to(t.device))
-
-
-def shipped_for(model) -> tuple[list[np.ndarray], str] | None:
-    """The first shipped initialization whose shapes fit ``model``, with its hash, or None."""
-    for name in SHIPPED:
-        found = _networks(name)
-        if found is not None and fits(model, found[0]):
-            return found
-    return None
