@@ -61,19 +61,11 @@ def main() -> None:
 
     if args.what == "fit":
         t0 = time.perf_counter()
-        params, sched = ge.settings(options, image.shape)
-        model = ge.GridModel(params, h, w, c, 0, "cpu", sched["arm_init"])
-        lam = ge.image_lambda(image, args.bpp)
-        fit = ge._Fit(model, image, sched, sched["prior_gain"] * lam, args.bpp * pixels, ge.overhead_bits(params, c),
-                      "cpu")
-        optimizer = optimizer_for(model)
-        result = ge._train(model, optimizer, fit.loss, fit.score, fit.keep, options, sched["coarse"])
-        with torch.no_grad():
-            for t, best in zip(model.tensors(), result.best):
-                t.copy_(best)
+        run = ge._trained(image, options, None)
+        fit, optimizer, result = run.fit, run.optimizer, run.result
         elapsed = time.perf_counter() - t0
         torch.save({"fit": fit, "optimizer": optimizer.state_dict(), "elapsed": elapsed}, state)
-        bpp, psnr = measured(ge._choose_stream(model, image, fit.lam))
+        bpp, psnr = measured(ge._choose_stream(fit.model, image, fit.lam))
         print(json.dumps({"image": args.image, "bpp": round(bpp, 4), "psnr": round(psnr, 3), "steps": result.steps,
                           "best_step": result.best_step, "seconds": round(elapsed, 1)}))
         return

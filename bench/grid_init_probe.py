@@ -19,17 +19,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inrcodec.baselines import available_codecs, search_quality  # noqa: E402
 from inrcodec.datasets import kodak  # noqa: E402
-from inrcodec.decoder import decode, decode_parameters  # noqa: E402
+from inrcodec.decoder import decode  # noqa: E402
 from inrcodec.images import decode_image_bytes  # noqa: E402
 from inrcodec.methods import EncodeOptions  # noqa: E402
 from inrcodec.methods import grid_encode as ge  # noqa: E402
+from inrcodec.methods import grid_init  # noqa: E402
 from inrcodec.metrics import psnr  # noqa: E402
 
 
@@ -42,32 +42,18 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    start = None if args.init == "none" else decode_parameters(Path(args.init).read_bytes())[1]
+    start = None if args.init == "none" else grid_init.networks_of(Path(args.init).read_bytes())
     j2k = available_codecs()[0]["jpeg2000"]
     for name in args.images.split(","):
         image = decode_image_bytes(kodak(args.data_dir, names=[name])[0].read_bytes(), name)
         h, w, c = image.shape
         options = EncodeOptions(bpp=args.bpp, method="grid", effort="normal")
-        params, sched = ge.settings(options, image.shape)
-        model = ge.GridModel(params, h, w, c, 0, "cpu", sched["arm_init"])
-        if start is not None:
-            nets = list(model.syn) + list(model.arm)
-            with torch.no_grad():
-                for t, v in zip(nets, start[:len(nets)]):
-                    if tuple(t.shape) != v.shape:
-                        raise SystemExit(f"grid_init_probe: {args.init} has other network shapes")
-                    t.copy_(torch.from_numpy(np.ascontiguousarray(v)))
         t0 = time.perf_counter()
-        lam = ge.image_lambda(image, args.bpp)
-        fit = ge._Fit(model, image, sched, sched["prior_gain"] * lam, args.bpp * h * w, ge.overhead_bits(params, c),
-                      "cpu")
-        optimizer = torch.optim.Adam([{"params": list(model.grids), "lr": ge.DEFAULT_LATENT_LR},
-                                      {"params": list(model.syn) + list(model.arm), "lr": ge.DEFAULT_LR}])
-        result = ge._train(model, optimizer, fit.loss, fit.score, fit.keep, options, sched["coarse"])
-        with torch.no_grad():
-            for t, best in zip(model.tensors(), result.best):
-                t.copy_(best)
-        data = ge._choose_stream(model, image, fit.lam)
+        run = ge._trained(image, options, start)
+        if start is not None and run.init is None:
+            raise SystemExit(f"grid_init_probe: {args.init} has other network shapes")
+        fit, result = run.fit, run.result
+        data = ge._choose_stream(fit.model, image, fit.lam)
         bpp = len(data) * 8 / (h * w)
         ours = psnr(decode(data), image)
         found = search_quality(j2k, image, bpp)

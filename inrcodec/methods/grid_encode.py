@@ -77,6 +77,7 @@ HIGH_RATE_BPP = 0.45
 HIGH_RATE_NETWORKS = 0.1
 HIGH_RATE: dict[str, float] = {"levels": 7, "first_level": 0, "upsampling": 3, "prior_gain": 1.4}
 _OPTION_KEYS = set(DEFAULTS) | set(SCHEDULE) | {"lam", "lr", "lr_latents"}
+_RATE_EXPONENT = 0.56  # bpp goes about as lambda^-0.56 (Cool-chic's published lambda-rate pairs)
 _CONTROL_TICKS = 20  # lambda corrections per run (the rate answers lambda only after many steps)
 _CONTROL_FROM = 0.2  # progress before which the rate is not yet representative
 _CONTROL_MAX_STEP = 0.2  # largest change of log(lambda) per correction
@@ -159,7 +160,7 @@ def check_grid_options(options: EncodeOptions) -> None:
 def lambda_prior(bpp: float) -> float:
     """A first lambda for a budget, the same for every image: Cool-chic's published lambda-rate
     pairs on Kodak (0.004 -> 0.22 bpp, 0.001 -> 0.48 bpp), interpolated in log-log."""
-    return 0.004 * (bpp / 0.22) ** (-1 / 0.56)
+    return 0.004 * (bpp / 0.22) ** (-1 / _RATE_EXPONENT)
 
 
 def image_lambda(image: np.ndarray, bpp: float) -> float | None:
@@ -398,8 +399,8 @@ def _extra_rounds(fit: _Fit, optimizer, lrs: list[float], image: np.ndarray, opt
 
     Each round aims a little further under the budget (2%, 3%, 4%): lambda is raised by as much
     as the bits to shed call for (the rate goes about as lambda^-0.56, so a 2.5% cut is about
-    x1.05), and the controller keeps correcting it during the round, at a fifth of the
-    learning rates. Returns the stream and the rounds run."""
+    x1.05), and the controller keeps correcting it during the round (capped), at
+    ``EXTRA_LR`` of the learning rates. Returns the stream and the rounds run."""
     from .. import train
 
     budget_bits = options.bpp * fit.pixels
@@ -410,7 +411,7 @@ def _extra_rounds(fit: _Fit, optimizer, lrs: list[float], image: np.ndarray, opt
         fit.measure_overhead(len(data) * 8, est)
         aim = budget_bits * (1 - fit.sched["rate_margin"] * (1 + extra))
         fit.latent_target = max(0.5 * est, est - (len(data) * 8 - aim))
-        fit.lam *= (est / fit.latent_target) ** (1 / 0.56)
+        fit.lam *= (est / fit.latent_target) ** (1 / _RATE_EXPONENT)
         fit.tick = -1
         if options.steps is not None:
             more = train.LoopOptions(steps=max(50, options.steps // 5), warmup_steps=1, eval_fractions=(1.0,))
@@ -432,12 +433,24 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     return encode_from(image, options, None)
 
 
-def encode_from(image: np.ndarray, options: EncodeOptions, start: list[np.ndarray] | None) -> Fitted:
-    """:func:`encode` with the networks started from ``start`` (a stream's, see
-    :func:`grid_init.networks_of`) where their shapes fit; else, or with None, random ones."""
+@dataclasses.dataclass
+class _Trained:
+    """A finished training run: the fit (its model holds the best snapshot), what the extra
+    rounds continue with, and how the run was set up."""
+
+    fit: _Fit
+    params: dict[str, int]
+    optimizer: torch.optim.Optimizer
+    lrs: list[float]
+    result: object  # train.LoopResult
+    lam0: float
+    init: str | None  # "given": the networks started from ``start``; None: random ones
+
+
+def _trained(image: np.ndarray, options: EncodeOptions, start: list[np.ndarray] | None) -> _Trained:
+    """Set up the model, lambda and optimizer for ``image`` and train (see :func:`encode_from`)."""
     from . import grid_init
 
-    t_start = time.perf_counter()
     check_grid_options(options)
     opts = dict(options.method_options)
     params, sched = settings(options, image.shape)
@@ -469,6 +482,18 @@ def encode_from(image: np.ndarray, options: EncodeOptions, start: list[np.ndarra
     with torch.no_grad():
         for t, best in zip(model.tensors(), result.best):
             t.copy_(best)
+    return _Trained(fit, params, optimizer, lrs, result, lam0, init)
+
+
+def encode_from(image: np.ndarray, options: EncodeOptions, start: list[np.ndarray] | None) -> Fitted:
+    """:func:`encode` with the networks started from ``start`` (a stream's, see
+    :func:`grid_init.networks_of`) where their shapes fit; else, or with None, random ones."""
+    t_start = time.perf_counter()
+    run = _trained(image, options, start)
+    fit, model, params, result = run.fit, run.fit.model, run.params, run.result
+    h, w, c = image.shape
+    pixels = h * w
+    budget = options.bpp
     with torch.no_grad():  # what training reached, before the networks are quantized (for diagnosis)
         x, bits = model.forward("hard")
         mse = _mse_8bit(x, fit.target)
@@ -478,7 +503,7 @@ def encode_from(image: np.ndarray, options: EncodeOptions, start: list[np.ndarra
     extra = 0
     if budget is not None and len(data) * 8 > budget * pixels:
         left = EFFORT_LIMIT[options.effort] - (time.perf_counter() - t_start)
-        data, extra = _extra_rounds(fit, optimizer, lrs, image, options, data, left)
+        data, extra = _extra_rounds(fit, run.optimizer, run.lrs, image, options, data, left)
     warnings = []
     dead_zone = 0.0
     if budget is not None and len(data) * 8 > budget * pixels:
@@ -491,8 +516,8 @@ def encode_from(image: np.ndarray, options: EncodeOptions, start: list[np.ndarra
     config = (f"{params['levels']} grids from 1/{2 ** params['first_level']}, "
               f"{('bilinear', 'bicubic', 'sub-pixel', 'sub-pixel + 2x2 blocks')[params['upsampling']]} synthesis {params['syn_layers']}x"
               f"{params['syn_width']} + {params['res_convs']} 3x3, ARM {params['context']}->{params['arm_width']}")
-    details.update({"init": init, "lambda": fit.lam, "lambda_start": lam0, "extra_rounds": extra, "dead_zone": dead_zone,
-                    "rate_trace": fit.trace, "overhead_bpp_assumed": round(overhead / pixels, 5),
+    details.update({"init": run.init, "lambda": fit.lam, "lambda_start": run.lam0, "extra_rounds": extra, "dead_zone": dead_zone,
+                    "rate_trace": fit.trace, "overhead_bpp_assumed": round(overhead_bits(params, c) / pixels, 5),
                     "overhead_bpp": fit.overhead_bpp})
     return Fitted(data=data, config=config, steps=result.steps, best_step=result.best_step, restarts=result.restarts,
                   warnings=warnings, details=details)
