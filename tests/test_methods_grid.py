@@ -223,3 +223,18 @@ def test_a_fit_can_start_from_another_streams_networks(kodim23):
     assert psnr(decode(given.data), image) > 20
     grey = encode_from(np.ascontiguousarray(image[:, :, :1]), EncodeOptions(bpp=1.5, method="grid", steps=20), start)
     assert grey.details["init"] is None  # other network shapes: random networks
+
+
+def test_pretraining_on_two_images_gives_one_set_of_networks_a_fit_can_start_from(kodim23):
+    from inrcodec.methods import grid_init
+    from inrcodec.methods.grid_encode import encode_from
+
+    a = np.ascontiguousarray(kodim23[100:196, 200:328])
+    b = np.ascontiguousarray(kodim23[300:396, 400:528])
+    data = grid_init.pretrain([a, b], bpp=1.5, steps=20)
+    assert psnr(decode(data), a) > 15  # image 0's own stream
+    start = grid_init.networks_of(data)
+    given = encode_from(b, EncodeOptions(bpp=1.5, method="grid", steps=20), start)
+    assert given.details["init"] == "given"
+    with pytest.raises(ValueError):
+        grid_init.pretrain([], bpp=1.5, steps=20)
