@@ -1,7 +1,10 @@
-"""Probe: seconds per SIREN training step on this machine, by batch size, compile, threads.
+"""Probe: seconds per SIREN training step on this machine, by batch size, compile, threads,
+for the float fit or the straight-through QAT phase (the codec's quantizer on every tensor).
 
-Usage: python bench/probe_step_time.py [--arch 10x28] [--steps 60]
-Prints one line per configuration; used to choose the fitting defaults of COIN (inrcodec/methods/coin.py).
+Usage: python bench/probe_step_time.py [--arch 10x28] [--fourier 0] [--qat] [--steps 60]
+       [--threads 1,2] [--batches 8192,16384,32768]
+Prints one line per configuration; used to choose the fitting defaults of COIN and QAT
+(inrcodec/methods/coin.py, inrcodec/siren_fit.py: worth_compiling).
 """
 from __future__ import annotations
 
@@ -11,15 +14,26 @@ import time
 import torch
 
 from inrcodec.siren import Siren, SirenConfig
+from inrcodec.softquant import SoftQuantizer
 
 
-def probe(arch: str, batch: int, compiled: bool, threads: int, steps: int) -> float:
+def probe(config: SirenConfig, batch: int, compiled: bool, threads: int, steps: int, qat: bool) -> float:
     torch.set_num_threads(threads)
-    layers, width = (int(v) for v in arch.split("x"))
-    model = Siren(SirenConfig(layers, width), torch.Generator().manual_seed(0))
-    fwd = torch.compile(model) if compiled else model
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.rand(batch, 2) * 2 - 1
+    model = Siren(config, torch.Generator().manual_seed(0))
+    quantizers = torch.nn.ModuleList(SoftQuantizer(t, 8) for t in model.tensors())
+
+    def quantized(h: torch.Tensor) -> torch.Tensor:  # the shape of qat.fine_tune's forward
+        ts = model.tensors()
+        for k in range(len(ts) // 2):
+            h = torch.nn.functional.linear(h, quantizers[2 * k](ts[2 * k], None), quantizers[2 * k + 1](ts[2 * k + 1], None))
+            if k < len(ts) // 2 - 1:
+                h = torch.sin(config.w0 * h)
+        return h
+
+    body = quantized if qat else model.body
+    fwd = torch.compile(body) if compiled else body
+    opt = torch.optim.Adam(list(model.parameters()) + list(quantizers.parameters()), lr=1e-3)
+    x = torch.rand(batch, config.inputs) * 2 - 1
     y = torch.rand(batch, 3)
 
     def step() -> None:
@@ -36,7 +50,7 @@ def probe(arch: str, batch: int, compiled: bool, threads: int, steps: int) -> fl
     for _ in range(steps):
         step()
     dt = (time.perf_counter() - t0) / steps
-    print(f"arch={arch} batch={batch} compiled={compiled} threads={threads} "
+    print(f"arch={config.describe()} {'qat' if qat else 'float'} batch={batch} compiled={compiled} threads={threads} "
           f"s/step={dt:.4f} us/pixel={dt / batch * 1e6:.3f} warmup_s={warm:.1f}", flush=True)
     return dt
 
@@ -44,10 +58,15 @@ def probe(arch: str, batch: int, compiled: bool, threads: int, steps: int) -> fl
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--arch", default="10x28")
+    ap.add_argument("--fourier", type=int, default=0, help="Fourier frequencies (the qat default: 16)")
+    ap.add_argument("--qat", action="store_true", help="time the straight-through QAT step")
     ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--threads", default="2,1")
+    ap.add_argument("--batches", default="8192,16384,32768")
     args = ap.parse_args()
-    for compiled in (False, True):
-        for batch in (8192, 16384, 32768):
-            probe(args.arch, batch, compiled, 2, args.steps)
-    probe(args.arch, 16384, False, 1, args.steps)
-    probe(args.arch, 16384, True, 1, args.steps)
+    layers, width = (int(v) for v in args.arch.split("x"))
+    cfg = SirenConfig(layers, width, frequencies=args.fourier)
+    for threads in (int(t) for t in args.threads.split(",")):
+        for compiled in (False, True):
+            for batch in (int(b) for b in args.batches.split(",")):
+                probe(cfg, batch, compiled, threads, args.steps, args.qat)

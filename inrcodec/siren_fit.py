@@ -37,11 +37,14 @@ def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed
     model = Siren(config, generator=gen).to(dev)
     if init is not None:
         model.load_tensors(init)
+    padded = training_config(config)
+    if padded != config:  # the same network, computed at a faster width
+        start = pad_tensors([t.detach().cpu().numpy() for t in model.tensors()], padded)
+        model = Siren(padded).to(dev)
+        model.load_tensors(start)
     evaluator = Siren(config).to(dev)
     batches = pixel_batches(image, dev, gen, config)
-    if compile is None:  # compiling costs 5-30 s and pays back over long runs only
-        compile = (loop.steps or 0) >= 3000 or (loop.steps is None and loop.budget_seconds >= 120)
-    forward = torch.compile(model.body) if compile else model.body
+    forward = torch.compile(model.body) if worth_compiling(loop, compile) else model.body
     opt = torch.optim.Adam(model.parameters(), lr=loop.lr)
 
     def loss_fn(progress: float) -> torch.Tensor:
@@ -49,26 +52,69 @@ def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed
         loss = torch.mean((forward(coords) - target) ** 2)
         return loss + l1 * l1_norm(model.tensors()) if l1 else loss
 
+    def values() -> list[np.ndarray]:
+        return trim_tensors([t.detach().cpu().numpy() for t in model.tensors()], config)
+
     def score_fn() -> float:
-        values = [quantize(t.detach().cpu().numpy(), b).dequantize() for t, b in zip(model.tensors(), eval_bits)]
-        evaluator.load_tensors(values)
+        evaluator.load_tensors([quantize(v, b).dequantize() for v, b in zip(values(), eval_bits)])
         return subgrid_psnr(evaluator, image)
 
     def keep_fn() -> list[np.ndarray]:
-        return [t.detach().cpu().numpy().copy() for t in model.tensors()]
+        return [v.copy() for v in values()]
 
     return train.run(model, opt, loss_fn, score_fn, keep_fn, loop)
 
 
 SCORE_PIXELS = 1 << 18
+PAD_MULTIPLE = 16  # hidden widths train rounded up to this when it adds at most 1/16 of the units
+
+
+def training_config(config: SirenConfig) -> SirenConfig:
+    """The SIREN that trains for ``config``: the same, or with its width rounded up to a multiple
+    of PAD_MULTIPLE when that adds at most width / 16 units. The extra units start at zero in
+    every weight and bias, and stay there: a unit with no input weights outputs sin(0) = 0, so
+    neither its incoming nor its outgoing weights receive a gradient (Adam and the L1 penalty move
+    nothing that has no gradient and is zero), and :func:`trim_tensors` gives back ``config``'s
+    network. Why: odd widths hit slow matrix kernels; a 4x63+f16 step took 46 ms, 4x64+f16 26 ms
+    on this 2-core machine (one thread, compiled; bench/results/step-time-2026-12-03.log)."""
+    import dataclasses
+
+    up = -(-config.width // PAD_MULTIPLE) * PAD_MULTIPLE
+    return dataclasses.replace(config, width=up) if 0 < up - config.width <= config.width / 16 else config
+
+
+def pad_tensors(tensors: list[np.ndarray], padded: SirenConfig) -> list[np.ndarray]:
+    """``tensors`` (bitstream order) zero-padded to ``padded``'s shapes (weights in the top left)."""
+    out = []
+    for t, shape in zip(tensors, padded.tensor_shapes(), strict=True):
+        z = np.zeros(shape, dtype=np.float32)
+        z[tuple(slice(0, n) for n in t.shape)] = t
+        out.append(z)
+    return out
+
+
+def trim_tensors(tensors: list, config: SirenConfig) -> list:
+    """The top-left ``config``-shaped part of each of (possibly padded) ``tensors``."""
+    return [t[tuple(slice(0, n) for n in shape)] for t, shape in zip(tensors, config.tensor_shapes(), strict=True)]
+BATCH_PIXELS = 16384  # pixels per training step (a step's time is about proportional to it)
+
+
+def worth_compiling(loop, compile: bool | None = None) -> bool:
+    """``compile`` if given, else whether ``loop`` is long enough for torch.compile to pay back:
+    compiling costs 5-30 s, and halves a 4x63+f16 step on 16,384 pixels (45 against 80 ms on
+    one thread, float or straight-through QAT; bench/probe_step_time.py)."""
+    if compile is not None:
+        return compile
+    return (loop.steps or 0) >= 3000 or (loop.steps is None and loop.budget_seconds >= 120)
 
 
 def cap_for_time(config: SirenConfig, seconds: float, min_steps: int, device: str = "cpu",
-                 min_width: int = 1, batch: int = 16384) -> SirenConfig:
+                 min_width: int = 1, batch: int | None = None) -> SirenConfig:
     """``config``, narrowed (not below ``min_width``) until ``seconds`` of training buy at least
     ``min_steps`` steps of ``batch`` pixels at the step time measured on this machine now."""
     import dataclasses
 
+    batch = batch or BATCH_PIXELS
     for _ in range(4):
         per_step = step_seconds(config, device, batch)
         if seconds / per_step >= min_steps or config.width <= min_width:
@@ -80,7 +126,7 @@ def cap_for_time(config: SirenConfig, seconds: float, min_steps: int, device: st
     return config
 
 
-def step_seconds(config: SirenConfig, device: str = "cpu", batch: int = 16384, steps: int = 3) -> float:
+def step_seconds(config: SirenConfig, device: str = "cpu", batch: int | None = None, steps: int = 3) -> float:
     """Wall seconds of one training step (forward, backward, Adam) of ``config`` on a batch of
     ``batch`` random inputs, timed here and now (so on this machine, under its current load)."""
     import time
@@ -89,6 +135,8 @@ def step_seconds(config: SirenConfig, device: str = "cpu", batch: int = 16384, s
 
     from .siren import Siren
 
+    batch = batch or BATCH_PIXELS
+    config = training_config(config)
     model = Siren(config, generator=torch.Generator().manual_seed(0)).to(device)
     inputs = torch.rand(batch, config.inputs, device=device)
     target = torch.rand(batch, config.out_channels, device=device)
@@ -117,7 +165,7 @@ def l1_norm(tensors) -> "torch.Tensor":
 
 def pixel_batches(image: np.ndarray, device, generator, config: SirenConfig | None = None):
     """A function returning random mini-batches of (network inputs, colours in [0, 1]) of
-    ``image``, 16384 pixels each (or all of a smaller image), drawn from ``generator``. The
+    ``image``, BATCH_PIXELS pixels each (or all of a smaller image), drawn from ``generator``. The
     inputs are what ``Siren(config).body`` reads: the coordinates, or with Fourier features
     those too, precomputed for images of up to 4M pixels (at most 400 MB for 16 frequencies;
     beyond that computed per batch)."""
@@ -129,7 +177,7 @@ def pixel_batches(image: np.ndarray, device, generator, config: SirenConfig | No
     coords = coordinate_grid(height, width).to(device)
     target = torch.from_numpy(image.reshape(-1, channels).astype(np.float32) / 255.0).to(device)
     n_pixels = coords.shape[0]
-    batch = min(16384, n_pixels)
+    batch = min(BATCH_PIXELS, n_pixels)
     freqs = config.frequencies if config is not None else 0
 
     def features(c: torch.Tensor) -> torch.Tensor:
@@ -139,7 +187,8 @@ def pixel_batches(image: np.ndarray, device, generator, config: SirenConfig | No
 
     def draw():
         idx = torch.randint(n_pixels, (batch,), generator=generator).to(device)
-        return (table[idx] if table is not None else features(coords[idx])), target[idx]
+        # index_select: 0.3 ms for 16,384 rows of 66 features, where table[idx] took 4 ms
+        return (torch.index_select(table, 0, idx) if table is not None else features(coords[idx])), target[idx]
 
     return draw
 

@@ -142,3 +142,19 @@ def test_coarsening_fits_the_budget_and_leaves_one_bit_tensors_alone():
     _, before = decode_parameters(full)
     _, after = decode_parameters(data)
     assert np.array_equal(before[0], after[0]) and not np.array_equal(before[2], after[2])
+
+
+def test_fine_tuning_at_a_padded_width_decodes_to_what_it_scored(small_image):
+    from inrcodec import siren_fit, train
+    from inrcodec.decoder import decode
+    from inrcodec.metrics import psnr
+
+    config = SirenConfig(2, 63)
+    assert siren_fit.training_config(config).width == 64
+    bits = qat.tensor_bits(config, 8)
+    fitted = siren_fit.fit(small_image, config, [16] * 6, train.LoopOptions(steps=30, warmup_steps=0))
+    tuned = qat.fine_tune(small_image, config, bits, fitted.best, train.LoopOptions(steps=20, warmup_steps=0, lr=1e-4),
+                          l1=1e-4)
+    assert [len(levels) for levels, *_ in tuned.best] == [int(np.prod(s)) for s in config.tensor_shapes()]
+    data, _ = qat.code_within(tuned.best, bits, config, *small_image.shape[:2], limit=1e9)
+    assert psnr(decode(data), small_image) == pytest.approx(tuned.best_score, abs=0.05)

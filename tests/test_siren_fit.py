@@ -32,3 +32,39 @@ def test_a_network_too_slow_for_the_time_is_narrowed():
     # no machine runs 10^6 steps in a second: narrowed as far as allowed
     assert siren_fit.cap_for_time(config, seconds=1.0, min_steps=10 ** 6, min_width=8).width == 8
     assert siren_fit.step_seconds(config, batch=256, steps=1) > 0
+
+
+def test_widths_just_below_a_multiple_of_16_train_padded():
+    widths = {w: siren_fit.training_config(SirenConfig(4, w, frequencies=16)).width for w in (28, 41, 63, 64, 94, 138)}
+    assert widths == {28: 28, 41: 41, 63: 64, 64: 64, 94: 96, 138: 144}
+
+
+def test_padded_units_stay_exactly_zero_through_adam_and_l1(small_image):
+    config = SirenConfig(3, 63, frequencies=2)
+    padded = siren_fit.training_config(config)
+    start = [t.detach().numpy() for t in Siren(config, torch.Generator().manual_seed(0)).tensors()]
+    model = Siren(padded)
+    model.load_tensors(siren_fit.pad_tensors(start, padded))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    draw = siren_fit.pixel_batches(small_image, torch.device("cpu"), torch.Generator().manual_seed(1), config)
+    for _ in range(20):
+        x, y = draw()
+        opt.zero_grad()
+        (torch.mean((model.body(x) - y) ** 2) + 1e-3 * siren_fit.l1_norm(model.tensors())).backward()
+        opt.step()
+    full = [t.detach().numpy() for t in model.tensors()]
+    kept = siren_fit.trim_tensors(full, config)
+    assert sum(np.abs(f).sum() for f in full) == sum(np.abs(k).sum() for k in kept) > 0  # the rest is zero
+    assert not all(np.array_equal(k, s) for k, s in zip(kept, start))  # it trained
+    small = Siren(config)
+    small.load_tensors(kept)
+    x, _ = draw()
+    torch.testing.assert_close(small.body(x), model.body(x))  # the same network
+
+
+def test_a_fit_at_a_padded_width_returns_the_configs_shapes(small_image):
+    from inrcodec import train
+
+    config = SirenConfig(2, 63)
+    result = siren_fit.fit(small_image, config, [16] * 6, train.LoopOptions(steps=20, warmup_steps=0), l1=1e-4)
+    assert [t.shape for t in result.best] == config.tensor_shapes()

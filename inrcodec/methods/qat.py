@@ -127,7 +127,8 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
         planned = config
         seconds = min(train.EFFORT_SECONDS[options.effort], options.time_limit or math.inf)
         config = siren_fit.cap_for_time(config, seconds, MIN_TRAINING_STEPS, options.device,
-                                        min(config.width, MIN_FOURIER_WIDTH), min(16384, height * width))
+                                        min(config.width, MIN_FOURIER_WIDTH),
+                                        min(siren_fit.BATCH_PIXELS, height * width))
         if config != planned:
             warnings.append(f"a {planned.describe()} network would train fewer than {MIN_TRAINING_STEPS} steps in "
                             f"{seconds:.0f} s on this machine: used {config.describe()}, under the budget "
@@ -150,7 +151,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
                                    else max(0.0, options.time_limit - spent),
                                    on_progress=train.phase_progress(options.on_progress, float_fit.steps, spent))
     qat = fine_tune(image, config, tb, float_fit.best, qat_loop, opts.get("quantizer", DEFAULT_QUANTIZER),
-                    options.seed, options.device, l1)
+                    options.seed, options.device, l1, opts.get("compile"))
     limit = options.bpp * height * width / 8 if options.bpp is not None else math.inf
     data, coarsened = code_within(qat.best, tb, config, height, width, limit)
     if coarsened > 1:
@@ -252,9 +253,12 @@ def code_within(best: list[tuple[np.ndarray, int, np.ndarray, float]], bits: lis
 
 
 def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: list[np.ndarray], loop,
-              quantizer: str = DEFAULT_QUANTIZER, seed: int = 0, device: str = "cpu", l1: float = 0.0):
+              quantizer: str = DEFAULT_QUANTIZER, seed: int = 0, device: str = "cpu", l1: float = 0.0,
+              compile: bool | None = None):
     """Quantization-aware fine-tuning of fitted float ``tensors`` at ``bits`` (one depth per tensor),
-    with an optional L1 penalty on the float weights (as in the float fit).
+    with an optional L1 penalty on the float weights (as in the float fit). The straight-through
+    forward is compiled as the float fit's is (:func:`inrcodec.siren_fit.worth_compiling`); the
+    soft one, whose temperature changes every step, is not.
 
     ``loop`` is a :class:`inrcodec.train.LoopOptions` (its ``lr`` already scaled for this phase).
     Snapshots are scored by the PSNR of the hard-quantized network (what the decoder sees),
@@ -269,9 +273,18 @@ def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: 
     from ..softquant import SoftQuantizer, temperature_at
 
     dev = torch.device(device)
-    model = Siren(config).to(dev)
-    model.load_tensors(tensors)
-    quantizers = torch.nn.ModuleList(SoftQuantizer(t, b) for t, b in zip(model.tensors(), bits)).to(dev)
+    straight_through = quantizer == "ste"
+    # Trained at siren_fit.training_config's faster width where the padded weights stay exactly
+    # zero: straight-through rounding keeps 0 at 0; the soft quantizer's sigmoids and 1 bit's
+    # sign (0 counts as +1) would not.
+    padded = siren_fit.training_config(config) if straight_through and min(bits) > 1 else config
+    model = Siren(padded).to(dev)
+    model.load_tensors(siren_fit.pad_tensors(tensors, padded) if padded != config else tensors)
+
+    def trimmed() -> list[torch.Tensor]:
+        return siren_fit.trim_tensors(model.tensors(), config)
+
+    quantizers = torch.nn.ModuleList(SoftQuantizer(t, b) for t, b in zip(trimmed(), bits)).to(dev)
     evaluator = Siren(config).to(dev)  # the hard-quantized network, for scoring snapshots
     batches = siren_fit.pixel_batches(image, dev, torch.Generator().manual_seed(seed + 1), config)
     module = torch.nn.ModuleDict({"model": model, "quantizers": quantizers})
@@ -285,23 +298,23 @@ def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: 
                 h = torch.sin(config.w0 * h)
         return h
 
-    straight_through = quantizer == "ste"
+    run_forward = torch.compile(forward) if straight_through and siren_fit.worth_compiling(loop, compile) else forward
 
     def loss_fn(progress: float) -> torch.Tensor:
         coords, target = batches()
         temperature = None if straight_through else temperature_at(progress)
-        loss = torch.mean((forward(coords, temperature) - target) ** 2)
+        loss = torch.mean((run_forward(coords, temperature) - target) ** 2)
         return loss + l1 * siren_fit.l1_norm(model.tensors()) if l1 else loss
 
     def score_fn() -> float:
-        evaluator.load_tensors([q.dequantized(t).cpu().numpy() for q, t in zip(quantizers, model.tensors())])
+        evaluator.load_tensors([q.dequantized(t).cpu().numpy() for q, t in zip(quantizers, trimmed())])
         return siren_fit.subgrid_psnr(evaluator, image)
 
     def keep_fn() -> list[tuple[np.ndarray, int, np.ndarray, float]]:
         """Per tensor: the hard levels and alpha (what is written), and the float weight and beta
         (to coarsen from if the file is over the budget)."""
         out = []
-        for q, t in zip(quantizers, model.tensors()):
+        for q, t in zip(quantizers, trimmed()):
             levels, alpha = q.hard(t)
             beta = 1.0 / float(from_bf16_bits(alpha)) if q.tied else float(q.log_beta.detach().exp())
             out.append((levels.cpu().numpy().reshape(-1), alpha, t.detach().cpu().numpy().reshape(-1), beta))
