@@ -101,8 +101,9 @@ BATCH_PIXELS = 16384  # pixels per training step (a step's time is about proport
 
 def worth_compiling(loop, compile: bool | None = None) -> bool:
     """``compile`` if given, else whether ``loop`` is long enough for torch.compile to pay back:
-    compiling costs 5-30 s, and halves a 4x63+f16 step on 16,384 pixels (45 against 80 ms on
-    one thread, float or straight-through QAT; bench/probe_step_time.py)."""
+    compiling costs 5-30 s; a 4x63+f16 step on 16,384 pixels on one thread took 41-46 ms
+    compiled against 57-70 eager (float) and 41 against 74 (straight-through QAT)
+    (bench/results/step-time-2026-12-03.log)."""
     if compile is not None:
         return compile
     return (loop.steps or 0) >= 3000 or (loop.steps is None and loop.budget_seconds >= 120)
