@@ -1,6 +1,6 @@
 """One QAT setting on a few Kodak images through the codec's own encoder (issue 9): the learning
 rate (``--lr``, ``--qat-lr-scale``), the pixels per step (``--batch``: siren_fit.BATCH_PIXELS)
-or torch.compile (``--compile 0|1``), at an effort preset. Run one process per setting and
+or torch.compile (``--compile 0|1``), at an effort preset; ``--seed`` for the spread. Run one process per setting and
 compare the JSON lines per image (same images, same preset, same threads).
 
     python bench/qat_sweep.py --images kodim01,kodim05 --rate 0.3 --effort normal --lr 2e-3 \
@@ -38,6 +38,7 @@ def main() -> None:
     ap.add_argument("--qat-lr-scale", type=float, default=None)
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--compile", type=int, choices=(0, 1), default=None)
+    ap.add_argument("--seed", type=int, default=0, help="the encoder's seed (run-to-run spread)")
     ap.add_argument("--label", required=True)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--data-dir", default="../shared/data/kodak")
@@ -52,8 +53,9 @@ def main() -> None:
     for name in args.images.split(","):
         image = decode_image_bytes(kodak(args.data_dir, names=[name])[0].read_bytes(), name)
         t0 = time.perf_counter()
-        res = encode(image, EncodeOptions(bpp=args.rate, method="qat", effort=args.effort, method_options=knobs))
-        record = {"image": name, "label": args.label, "rate": args.rate, "effort": args.effort, **knobs,
+        res = encode(image, EncodeOptions(bpp=args.rate, method="qat", effort=args.effort, seed=args.seed,
+                                          method_options=knobs))
+        record = {"image": name, "label": args.label, "rate": args.rate, "effort": args.effort, "seed": args.seed, **knobs,
                   "batch": siren_fit.BATCH_PIXELS, "bpp": round(res.bpp, 4), "psnr": round(res.psnr, 3),
                   "steps": res.steps, "best_step": res.best_step, "config": res.config,
                   "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(["python"] + sys.argv),
