@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--init", default="none", help="a grid stream whose networks start the fit, or none")
     ap.add_argument("--data-dir", default="../shared/data/kodak")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0, help="the encoder's seed (the spread of a random start)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     start = None if args.init == "none" else grid_init.networks_of(Path(args.init).read_bytes())
@@ -47,7 +48,7 @@ def main() -> None:
     for name in args.images.split(","):
         image = decode_image_bytes(kodak(args.data_dir, names=[name])[0].read_bytes(), name)
         h, w, c = image.shape
-        options = EncodeOptions(bpp=args.bpp, method="grid", effort="normal")
+        options = EncodeOptions(bpp=args.bpp, method="grid", effort="normal", seed=args.seed)
         t0 = time.perf_counter()
         run = ge._trained(image, options, start)
         if start is not None and run.init is None:
@@ -58,7 +59,7 @@ def main() -> None:
         ours = psnr(decode(data), image)
         found = search_quality(j2k, image, bpp)
         ref = psnr(found[2], image) if found else math.nan
-        print(json.dumps({"image": name, "init": args.init, "bpp": round(bpp, 4), "psnr": round(ours, 3),
+        print(json.dumps({"image": name, "init": args.init, "seed": args.seed, "bpp": round(bpp, 4), "psnr": round(ours, 3),
                           "j2k_psnr": round(ref, 3), "delta": round(ours - ref, 3), "fits": bpp <= args.bpp,
                           "steps": result.steps, "best_step": result.best_step,
                           "seconds": round(time.perf_counter() - t0, 1)}), flush=True)

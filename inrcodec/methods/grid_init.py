@@ -7,8 +7,9 @@ needs nothing shipped. Nothing is shipped yet: one BSDS500 photo's networks gain
 dB on kodim23 / kodim12 at 0.3 bpp, a chain of three gained nothing (2026-12-02,
 bench/results/grid-study-2026-12-02o.log, -p.log), and networks trained jointly on eight BSDS500
 training photos (:func:`pretrain`) gained nothing either: 0.00 / -0.06 / -0.10 dB on kodim23 /
-kodim12 / kodim01 (2026-12-03, -q.log). How much of the single-photo gain is seed noise is
-unmeasured.
+kodim12 / kodim01 (2026-12-03, -q.log). A random start's own spread is as large: seed 1
+against seed 0 gave -0.79 / -0.22 dB on kodim23 / kodim12 (same log), so none of these single
+runs tells an initialization apart; judging one needs several seeds per image.
 """
 from __future__ import annotations
 
