@@ -13,6 +13,7 @@ import time
 
 import torch
 
+from inrcodec.methods.qat import quantized_body
 from inrcodec.siren import Siren, SirenConfig
 from inrcodec.softquant import SoftQuantizer
 
@@ -22,13 +23,8 @@ def probe(config: SirenConfig, batch: int, compiled: bool, threads: int, steps: 
     model = Siren(config, torch.Generator().manual_seed(0))
     quantizers = torch.nn.ModuleList(SoftQuantizer(t, 8) for t in model.tensors())
 
-    def quantized(h: torch.Tensor) -> torch.Tensor:  # the shape of qat.fine_tune's forward
-        ts = model.tensors()
-        for k in range(len(ts) // 2):
-            h = torch.nn.functional.linear(h, quantizers[2 * k](ts[2 * k], None), quantizers[2 * k + 1](ts[2 * k + 1], None))
-            if k < len(ts) // 2 - 1:
-                h = torch.sin(config.w0 * h)
-        return h
+    def quantized(h: torch.Tensor) -> torch.Tensor:  # qat.fine_tune's straight-through forward
+        return quantized_body(h, model.tensors(), quantizers, config.w0, None)
 
     body = quantized if qat else model.body
     fwd = torch.compile(body) if compiled else body

@@ -66,6 +66,7 @@ def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed
 
 
 SCORE_PIXELS = 1 << 18
+BATCH_PIXELS = 16384  # pixels per training step (a step's time is about proportional to it)
 PAD_MULTIPLE = 16  # hidden widths train rounded up to this when it adds at most 1/16 of the units
 
 
@@ -96,7 +97,6 @@ def pad_tensors(tensors: list[np.ndarray], padded: SirenConfig) -> list[np.ndarr
 def trim_tensors(tensors: list, config: SirenConfig) -> list:
     """The top-left ``config``-shaped part of each of (possibly padded) ``tensors``."""
     return [t[tuple(slice(0, n) for n in shape)] for t, shape in zip(tensors, config.tensor_shapes(), strict=True)]
-BATCH_PIXELS = 16384  # pixels per training step (a step's time is about proportional to it)
 
 
 def worth_compiling(loop, compile: bool | None = None) -> bool:

@@ -187,6 +187,13 @@ def image_lambda(image: np.ndarray, bpp: float) -> float | None:
     return slope if math.isfinite(slope) and slope > 0 else None
 
 
+def start_lambda(image: np.ndarray, bpp: float, sched: dict) -> float:
+    """The lambda a budgeted fit starts from: the image's own slope times the schedule's
+    ``prior_gain``, or :func:`lambda_prior` where the slope cannot be measured."""
+    lam = image_lambda(image, bpp)
+    return sched["prior_gain"] * lam if lam is not None else lambda_prior(bpp)
+
+
 def _mse_8bit(x, target) -> float:
     """MSE of [0, 1] values between ``target`` and ``x`` as the decoder outputs it (clamped, 8-bit)."""
     return float(torch.mean(((x.clamp(0, 1) * 255).round() / 255 - target) ** 2))
@@ -471,8 +478,7 @@ def _trained(image: np.ndarray, options: EncodeOptions, start: list[np.ndarray] 
     if "lam" in opts:
         lam0 = float(opts["lam"])
     else:
-        lam0 = image_lambda(image, budget)
-        lam0 = sched["prior_gain"] * lam0 if lam0 is not None else lambda_prior(budget)
+        lam0 = start_lambda(image, budget, sched)
     fit = _Fit(model, image, sched, lam0, None if budget is None or "lam" in opts else budget * pixels, overhead,
                options.device)
     lrs = [opts.get("lr_latents", DEFAULT_LATENT_LR), opts.get("lr", DEFAULT_LR)]

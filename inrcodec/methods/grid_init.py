@@ -48,8 +48,7 @@ def pretrain(images: list[np.ndarray], bpp: float, steps: int, seed: int = 0, de
     (the run does not depend on the machine's speed)."""
     from .. import train
     from . import EncodeOptions
-    from .grid_encode import (DEFAULT_LATENT_LR, DEFAULT_LR, _choose_stream, _Fit, image_lambda, lambda_prior,
-                              overhead_bits, settings)
+    from .grid_encode import DEFAULT_LATENT_LR, DEFAULT_LR, _choose_stream, _Fit, overhead_bits, settings, start_lambda
     from .grid_model import GridModel
 
     if not images:
@@ -61,9 +60,8 @@ def pretrain(images: list[np.ndarray], bpp: float, steps: int, seed: int = 0, de
         model = GridModel(params, h, w, c, seed + 2 * i, device, sched["arm_init"])
         if fits_:  # one set of networks for all
             model.syn, model.arm = fits_[0].model.syn, fits_[0].model.arm
-        lam = image_lambda(image, bpp)
-        lam = sched["prior_gain"] * lam if lam is not None else lambda_prior(bpp)
-        fits_.append(_Fit(model, image, sched, lam, bpp * h * w, overhead_bits(params, c), device))
+        fits_.append(_Fit(model, image, sched, start_lambda(image, bpp, sched), bpp * h * w, overhead_bits(params, c),
+                          device))
     every = torch.nn.ModuleList([f.model for f in fits_])
     optimizer = torch.optim.Adam([{"params": [g for f in fits_ for g in f.model.grids], "lr": DEFAULT_LATENT_LR},
                                   {"params": list(fits_[0].model.syn) + list(fits_[0].model.arm), "lr": DEFAULT_LR}])

@@ -279,7 +279,7 @@ def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: 
     # sign (0 counts as +1) would not.
     padded = siren_fit.training_config(config) if straight_through and min(bits) > 1 else config
     model = Siren(padded).to(dev)
-    model.load_tensors(siren_fit.pad_tensors(tensors, padded) if padded != config else tensors)
+    model.load_tensors(siren_fit.pad_tensors(tensors, padded))
 
     def trimmed() -> list[torch.Tensor]:
         return siren_fit.trim_tensors(model.tensors(), config)
@@ -291,12 +291,7 @@ def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: 
     opt = torch.optim.Adam(module.parameters(), lr=loop.lr)
 
     def forward(h: torch.Tensor, temperature: float | None) -> torch.Tensor:
-        layers = list(zip(model.tensors()[0::2], model.tensors()[1::2], quantizers[0::2], quantizers[1::2]))
-        for k, (w, b, qw, qbias) in enumerate(layers):
-            h = torch.nn.functional.linear(h, qw(w, temperature), qbias(b, temperature))
-            if k < len(layers) - 1:
-                h = torch.sin(config.w0 * h)
-        return h
+        return quantized_body(h, model.tensors(), quantizers, config.w0, temperature)
 
     run_forward = torch.compile(forward) if straight_through and siren_fit.worth_compiling(loop, compile) else forward
 
@@ -323,6 +318,19 @@ def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: 
     # Fine-tuning starts from the float fit quantized (what post-training quantization gives):
     # that point is scored too, so the phase can only improve on it.
     return train.run(module, opt, loss_fn, score_fn, keep_fn, dataclasses.replace(loop, score_at_start=True))
+
+
+def quantized_body(h, tensors: list, quantizers, w0: float, temperature: float | None):
+    """A SIREN's layers on its inputs ``h`` (as ``Siren.body``), every tensor through its
+    quantizer at ``temperature`` (None: straight-through hard levels)."""
+    import torch
+
+    layers = list(zip(tensors[0::2], tensors[1::2], quantizers[0::2], quantizers[1::2]))
+    for k, (w, b, qw, qbias) in enumerate(layers):
+        h = torch.nn.functional.linear(h, qw(w, temperature), qbias(b, temperature))
+        if k < len(layers) - 1:
+            h = torch.sin(w0 * h)
+    return h
 
 
 def _plain_stream(tensors: list[np.ndarray], config: SirenConfig, limit: float, height: int,
