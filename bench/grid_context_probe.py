@@ -7,6 +7,10 @@ coarse-to-fine coding order would offer, as in Cool-chic 5's IFCE). Prints the e
 per pixel of each. Fixed latents make this a lower bound of what joint training would gain.
 
   python bench/grid_context_probe.py STREAM.inr [...] [--steps 400] [--threads 2]
+  python bench/grid_context_probe.py STREAM.inr [...] --sizes 12x8,8x16,12x16
+
+``--sizes CxW,...`` instead compares ARMs of other context sizes C (the first C of
+``latents.NEIGHBOURS``) and hidden widths W against the stream's own, on the same latents.
 """
 from __future__ import annotations
 
@@ -74,6 +78,7 @@ def main() -> None:
     ap.add_argument("streams", nargs="+")
     ap.add_argument("--steps", type=int, default=400)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--sizes", default="", help="compare ARM sizes CONTEXTxWIDTH,... instead of the coarse input")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"# command: python {' '.join(sys.argv)}\n# machine: {platform.machine()}, {os.cpu_count()} cores, "
@@ -86,12 +91,20 @@ def main() -> None:
         pixels = opened.stream.width * opened.stream.height
         n, width = params["context"], params["arm_width"]
         plain = fit_bits(*contexts(grids, n, 0), width, args.steps) / pixels
+        if args.sizes:
+            row = {"stream": Path(path).name, f"{n}x{width}": round(plain, 4)}
+            for size in args.sizes.split(","):
+                c, w = (int(v) for v in size.split("x"))
+                row[size] = round(fit_bits(*contexts(grids, c, 0), w, args.steps) / pixels, 4)
+            print(json.dumps(row), flush=True)
+            continue
         withc = fit_bits(*contexts(grids, n, 1), width, args.steps) / pixels
         gains.append(1 - withc / plain)
         print(json.dumps({"stream": Path(path).name, "bpp_file": round(len(Path(path).read_bytes()) * 8 / pixels, 4),
                           "latent_bpp_spatial": round(plain, 4), "latent_bpp_with_coarse": round(withc, 4),
                           "saving": f"{100 * gains[-1]:.1f}%"}), flush=True)
-    print(f"# mean saving of the latents' bits: {100 * sum(gains) / len(gains):.1f}% over {len(gains)} streams")
+    if gains:
+        print(f"# mean saving of the latents' bits: {100 * sum(gains) / len(gains):.1f}% over {len(gains)} streams")
 
 
 if __name__ == "__main__":

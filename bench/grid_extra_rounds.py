@@ -2,7 +2,7 @@
 replay the rounds from it against budgets a given factor under the file it reached.
 
     python bench/grid_extra_rounds.py fit kodim05 0.6 --prior-gain 2.0
-    python bench/grid_extra_rounds.py replay kodim05 0.6 --prior-gain 2.0 --shrink 1.03 [--extra-lr 0.01]
+    python bench/grid_extra_rounds.py replay kodim05 0.6 --prior-gain 2.0 --shrink 1.03 [--extra-lr 0.01] [--soft 0|1]
 
 The replay measures the file before and after the rounds (bpp, decoded PSNR). ``--old`` replays
 the rounds as they were before commit 4c81eb7 (lambda x 1.5 x overshoot^2 a round, no
@@ -42,7 +42,9 @@ def main() -> None:
     ap.add_argument("bpp", type=float)
     ap.add_argument("--prior-gain", type=float)
     ap.add_argument("--shrink", type=float, default=1.0, help="budget = the fitted file's bpp / this")
-    ap.add_argument("--extra-lr", type=float, default=ge.EXTRA_LR)
+    ap.add_argument("--extra-lr", type=float, default=ge.SCHEDULE["extra_lr"])
+    ap.add_argument("--soft", type=int, default=int(ge.SCHEDULE["extra_soft"]),
+                    help="1: the rounds train on the soft relaxation (noise, final temperature); 0: hard rounding")
     ap.add_argument("--old", action="store_true")
     ap.add_argument("--data-dir", default="../shared/data/kodak")
     ap.add_argument("--threads", type=int, default=2)
@@ -94,11 +96,12 @@ def main() -> None:
             train.run(fit.model, optimizer, lambda p: fit.loss(1.0), fit.score, fit.keep, more)
             data = ge._choose_stream(fit.model, image, fit.lam)
     else:
-        ge.EXTRA_LR = args.extra_lr
+        fit.sched = {**fit.sched, "extra_lr": args.extra_lr, "extra_soft": float(args.soft)}
         data, extra = ge._extra_rounds(fit, optimizer, lrs, image,
                                        EncodeOptions(bpp=budget, method="grid", effort="normal"), data, left)
     end = measured(data)
     print(json.dumps({"image": args.image, "old": args.old, "extra_lr": None if args.old else args.extra_lr,
+                      "soft": None if args.old else args.soft,
                       "shrink": args.shrink, "start_bpp": round(start[0], 4), "start_psnr": round(start[1], 3),
                       "budget": round(budget, 4), "bpp": round(end[0], 4), "psnr": round(end[1], 3),
                       "rounds": extra, "fits": end[0] <= budget, "seconds": round(time.perf_counter() - t0, 1)}))

@@ -64,7 +64,8 @@ DEFAULT_LATENT_LR = 0.1
 # controller, -0.9 on kodim23 with this one. Training only the networks on frozen rounded
 # latents in the hard phase gained nothing (-0.02 dB on kodim01/12/23, 2026-12-02): not kept.
 SCHEDULE: dict[str, float] = {"hard_from": 0.9, "t_start": 0.35, "t_end": 0.08, "arm_init": -2.0,
-                              "prior_gain": 0.45, "coarse": 0.0, "control_gain": 0.8, "rate_margin": 0.01}
+                              "prior_gain": 0.45, "coarse": 0.0, "control_gain": 0.8, "rate_margin": 0.01,
+                              "extra_soft": 0.0, "extra_lr": EXTRA_LR}
 # At high rates the default grids run out of capacity (kodim23, 2,000 steps: 34.04 dB at 0.48 bpp
 # for lambda 5e-6 and 2e-5 alike), and a full-size grid taken as 2x2 blocks holds more; its
 # lambda sits about 3x higher, so it starts from 1.4x the JPEG2000 slope (0.45x stayed over the
@@ -147,7 +148,7 @@ def check_grid_options(options: EncodeOptions) -> None:
             raise OptionError(f"grid option {key} must be in (0, 10], got {opts[key]}")
     for key, (lo, hi) in {"hard_from": (0, 1), "t_start": (0.01, 1), "t_end": (0.01, 1), "arm_init": (-8, 2),
                           "prior_gain": (0.01, 100), "coarse": (0, 0.8),
-                          "control_gain": (0, 2), "rate_margin": (0, 0.5)}.items():
+                          "control_gain": (0, 2), "rate_margin": (0, 0.5), "extra_soft": (0, 1), "extra_lr": (1e-4, 1)}.items():
         if key in opts and not (math.isfinite(opts[key]) and lo <= opts[key] <= hi):
             raise OptionError(f"grid option {key} must be in [{lo}, {hi}], got {opts[key]}")
     lam = opts.get("lam")
@@ -370,7 +371,7 @@ class _Fit:
         """MSE + lambda * bpp at this point of the schedule (half size when ``coarse``); in an
         extra round (its progress given) the schedule's end, with the round's own corrections."""
         self.step += 1
-        hard = progress >= self.sched["hard_from"]
+        hard = progress >= self.sched["hard_from"] and not (extra_round is not None and self.sched["extra_soft"])
         t0, t1 = self.sched["t_start"], self.sched["t_end"]
         temperature = t0 + (t1 - t0) * min(1.0, progress / max(self.sched["hard_from"], 1e-9))
         x, bits = self.model.forward("hard" if hard else "noise", temperature, coarse)
@@ -427,7 +428,7 @@ def _extra_rounds(fit: _Fit, optimizer, lrs: list[float], image: np.ndarray, opt
             more = train.LoopOptions(budget_seconds=max(EXTRA_SECONDS_MIN * effort, min(0.2 * effort, seconds_left)),
                                      warmup_steps=1, eval_fractions=(1.0,))
         for g, lr in zip(optimizer.param_groups, lrs):
-            g["lr"] = lr * EXTRA_LR
+            g["lr"] = lr * fit.sched["extra_lr"]
         t0 = time.perf_counter()
         train.run(fit.model, optimizer, lambda p: fit.loss(1.0, extra_round=p), fit.score, fit.keep, more)
         seconds_left -= time.perf_counter() - t0
@@ -506,6 +507,7 @@ def encode_from(image: np.ndarray, options: EncodeOptions, start: list[np.ndarra
     details = {"fit_psnr": round(10 * math.log10(1 / max(mse, 1e-12)), 3),
                "fit_latent_bpp": round(float(bits) / pixels, 5)}
     data = _choose_stream(model, image, fit.lam)
+    details["first_file_bpp"] = round(len(data) * 8 / pixels, 5)  # before any extra round
     extra = 0
     if budget is not None and len(data) * 8 > budget * pixels:
         left = EFFORT_LIMIT[options.effort] - (time.perf_counter() - t_start)
