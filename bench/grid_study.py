@@ -74,9 +74,9 @@ VARIANTS: dict[str, dict] = {
     "s2d-pg": {"upsampling": 3, "first_level": 0, "levels": 7, "prior_gain": 1.4},
     "pg2": {"prior_gain": 2.0},  # the default from 0.45 bpp (block grid) with another lambda start
     "pg1": {"prior_gain": 1.0},
-    "h100": {"hard_from": 1.0},
+    "h100": {"hard_from": 1.0},  # no straight-through phase: every step soft, the snapshots scored hard
     "arm12": {"arm_width": 12},  # a wider ARM: on fixed 0.3-bpp latents 8x16 took 4-6% fewer bits than 8x8
-    "arm16": {"arm_width": 16},  # (bench/grid_context_probe.py --sizes, 2026-12-03)  # no straight-through phase: every step soft, the snapshots scored hard
+    "arm16": {"arm_width": 16},  # (bench/grid_context_probe.py --sizes, 2026-12-03)
     # hlr0/hlr1 (hard_latent_lr 0 / 0.1: the latents' learning rate in the hard phase) ran at
     # commit d45b32f (log grid-study-2026-12-02n.log): no gain, and the option is gone
 }
