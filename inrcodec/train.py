@@ -82,6 +82,11 @@ class LoopOptions:
     floor_score: float | None = None
     floor_min_step: int = 300
     score_at_start: bool = False  # also score the starting point (fine-tuning must not ship worse than it)
+    # Roll back when the smoothed loss stays 3 dB above its best. Off for a loss whose weights move
+    # during the run (the grid's lambda, raised by its rate controller: the rise looked like a
+    # collapse, and four roll-backs at ever lower learning rates left kodim14/17 at -b 0.1 over the
+    # budget); a non-finite loss rolls back either way.
+    guard_rise: bool = True
     on_progress: Callable[[Progress], None] | None = field(default=None, repr=False)
 
 
@@ -113,11 +118,12 @@ class _Guard:
 
     Every 50 steps: keep a state snapshot while the smoothed loss is within 1 dB of its best;
     when it stays 3 dB above its best for three checks (or is not finite), restore the snapshot
-    and halve the learning rate (at most four times). Transient spikes pass.
+    and halve the learning rate (at most four times). Transient spikes pass. With ``rise`` off
+    (a loss that may rise by design) only a non-finite loss rolls back, to the last finite check.
     """
 
-    def __init__(self, module: torch.nn.Module, optimizer: torch.optim.Optimizer):
-        self.module, self.optimizer = module, optimizer
+    def __init__(self, module: torch.nn.Module, optimizer: torch.optim.Optimizer, rise: bool = True):
+        self.module, self.optimizer, self.rise = module, optimizer, rise
         self.best, self.bad, self.restarts, self.lr_scale = float("inf"), 0, 0, 1.0
         self.snapshot: tuple[dict, dict] | None = None
 
@@ -126,9 +132,9 @@ class _Guard:
         finite = math.isfinite(running)
         if finite:
             self.best = min(self.best, running)
-        collapsed = not finite or running > 2 * self.best
+        collapsed = not finite or (self.rise and running > 2 * self.best)
         self.bad = self.bad + 1 if collapsed else 0
-        if finite and running <= 1.25 * self.best:
+        if finite and (not self.rise or running <= 1.25 * self.best):
             self.snapshot = (copy.deepcopy(self.module.state_dict()), copy.deepcopy(self.optimizer.state_dict()))
         elif (self.bad >= 3 or not finite) and self.snapshot is not None and self.restarts < 4:
             self.module.load_state_dict(self.snapshot[0])
@@ -145,7 +151,7 @@ def run(module: torch.nn.Module, optimizer: torch.optim.Optimizer, loss_fn: Call
     """Train ``module`` and return the best-scored snapshot. ``loss_fn`` gets the run's progress in [0, 1]."""
     t_start = time.perf_counter()
     base_lrs = [g["lr"] for g in optimizer.param_groups]
-    guard = _Guard(module, optimizer)
+    guard = _Guard(module, optimizer, options.guard_rise)
     best_score, best_step, best = -math.inf, 0, keep_fn()
     last_score = -math.inf
     scored: set[int] = set()

@@ -125,3 +125,34 @@ def test_the_starting_point_can_be_scored():
     res = train.run(module, opt, loss_fn, score, lambda: calls[0],
                     train.LoopOptions(steps=100, score_at_start=True, warmup_steps=10))
     assert res.best_step == 0 and res.best == 1
+
+
+def _rising(nan_at: int | None = None):
+    """A loss that rises tenfold over the run by design (a penalty weight that a controller raises)."""
+    module, opt, _ = _quadratic()
+    calls = [0]
+
+    def loss_fn(progress: float) -> torch.Tensor:
+        calls[0] += 1
+        loss = (module.weight ** 2 + 1.0).sum() * (1.0 + 9.0 * progress)
+        return loss * float("nan") if calls[0] == nan_at else loss
+
+    return module, opt, loss_fn
+
+
+def test_a_loss_that_rises_by_design_is_not_rolled_back_without_guard_rise():
+    score = lambda: 0.0  # noqa: E731
+    module, opt, loss_fn = _rising()
+    on = train.run(module, opt, loss_fn, score, lambda: None, train.LoopOptions(steps=1000, warmup_steps=10))
+    assert on.restarts >= 1  # the default guard takes the rise for a collapse
+    module, opt, loss_fn = _rising()
+    off = train.run(module, opt, loss_fn, score, lambda: None,
+                    train.LoopOptions(steps=1000, warmup_steps=10, guard_rise=False))
+    assert off.restarts == 0 and abs(float(module.weight.detach())) < 0.1
+
+
+def test_a_non_finite_loss_still_rolls_back_without_guard_rise():
+    module, opt, loss_fn = _rising(nan_at=400)
+    res = train.run(module, opt, loss_fn, lambda: 0.0, lambda: None,
+                    train.LoopOptions(steps=1000, warmup_steps=10, guard_rise=False))
+    assert res.restarts == 1 and math.isfinite(float(module.weight.detach()))

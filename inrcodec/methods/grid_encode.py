@@ -212,7 +212,7 @@ def _train(model: GridModel, optimizer, loss_fn, score_fn, keep_fn, options: Enc
     effort = EFFORT_SECONDS[options.effort]
     loop = train.LoopOptions(steps=options.steps, budget_seconds=effort, time_limit=options.time_limit,
                              warmup_steps=20, eval_fractions=(0.5, 0.8, 0.9, 0.97, 1.0),
-                             on_progress=options.on_progress)
+                             guard_rise=False, on_progress=options.on_progress)
     if coarse <= 0:
         return train.run(model, optimizer, loss_fn, score_fn, keep_fn, loop)
     t0 = time.perf_counter()
@@ -426,11 +426,12 @@ def _extra_rounds(fit: _Fit, optimizer, lrs: list[float], image: np.ndarray, opt
         fit.lam *= (est / fit.latent_target) ** (1 / _RATE_EXPONENT)
         fit.tick = -1
         if options.steps is not None:
-            more = train.LoopOptions(steps=max(50, options.steps // 5), warmup_steps=1, eval_fractions=(1.0,))
+            more = train.LoopOptions(steps=max(50, options.steps // 5), warmup_steps=1, eval_fractions=(1.0,),
+                                     guard_rise=False)
         else:
             effort = EFFORT_SECONDS[options.effort]
             more = train.LoopOptions(budget_seconds=max(EXTRA_SECONDS_MIN * effort, min(0.2 * effort, seconds_left)),
-                                     warmup_steps=1, eval_fractions=(1.0,))
+                                     warmup_steps=1, eval_fractions=(1.0,), guard_rise=False)
         for g, lr in zip(optimizer.param_groups, lrs):
             g["lr"] = lr * fit.sched["extra_lr"]
         t0 = time.perf_counter()

@@ -73,7 +73,7 @@ def pretrain(images: list[np.ndarray], bpp: float, steps: int, seed: int = 0, de
         return sum(f.score() for f in fits_) / len(fits_)
 
     loop = train.LoopOptions(steps=steps, warmup_steps=20, eval_fractions=(0.5, 0.8, 0.9, 0.97, 1.0),
-                             on_progress=on_progress)
+                             guard_rise=False, on_progress=on_progress)
     result = train.run(every, optimizer, loss, score, lambda: [t.detach().clone() for t in every.parameters()], loop)
     with torch.no_grad():
         for t, best in zip(every.parameters(), result.best):
