@@ -4,7 +4,10 @@ Times one forward+backward (and the Adam step) of `inrcodec.methods.grid_model.G
 image of the given size, and of its parts: latent relaxation, upsampling + synthesis, the ARM
 with its rate. Options are the method's (JSON), e.g. '{"upsampling": 1}'.
 
-  python bench/grid_speed.py [--threads 2] [--size 512x768] [--options '{}']
+  python bench/grid_speed.py [--threads 2] [--size 512x768] [--options '{}'] [--compile]
+
+``--compile`` adds the ARM + rate under ``torch.compile`` and its compile time (the method does
+not compile: the whole step does not compile yet, see bench/results/grid-speed-2026-12-04.log).
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--size", default="512x768", help="HxW")
     ap.add_argument("--options", default="{}")
+    ap.add_argument("--compile", action="store_true", help="also time the ARM + rate under torch.compile")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     h, w = (int(v) for v in a.size.split("x"))
@@ -87,6 +91,12 @@ def main() -> None:
             "upsampling + synthesis (encoder's upsampling)": ms(synthesis_training), "ARM + rate": ms(rate),
             "Laplace bits, autograd backward": ms(laplace_autograd, 40),
             "Laplace bits, hand-written backward": ms(laplace_fused, 40)}
+    if a.compile:
+        compiled = torch.compile(model.rate)
+        t0 = time.perf_counter()
+        compiled(ys).backward()
+        rows["ARM + rate, torch.compile: compile seconds"] = round(time.perf_counter() - t0, 1)
+        rows["ARM + rate, torch.compile"] = ms(lambda: compiled(ys).backward())
     print(json.dumps({"size": a.size, "options": params, "threads": a.threads, "ms": rows,
                       "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"}))
 
