@@ -59,6 +59,9 @@ VARIANTS: dict[str, dict] = {
     "s2d-6": {"upsampling": 3, "first_level": 0, "levels": 6},
     "lat2": {"lr_latents": 0.2},
     "lat3": {"lr_latents": 0.3},
+    "rows50": {"rate_rows": 0.5},  # the largest grid's rate from half its rows each step
+    "rows25": {"rate_rows": 0.25},
+    "base-1204": {},  # the defaults again, under a key the study has not run (2026-12-04)
     "m1": {"rate_margin": 0.01},
     "m0": {"rate_margin": 0.0},
     "cal": {},  # the defaults once the controller measures the file's overhead (2026-12-02, after commit de0c3b3)

@@ -12,7 +12,7 @@ from inrcodec.errors import OptionError
 from inrcodec.methods import EncodeOptions, grid
 from inrcodec.methods.grid_encode import (DEFAULTS, HIGH_RATE, HIGH_RATE_BPP, SCHEDULE, image_lambda, lambda_prior,
                                           settings)
-from inrcodec.methods.grid_model import laplace_bits, laplace_bits_sum, upsample_fast
+from inrcodec.methods.grid_model import GridModel, laplace_bits, laplace_bits_sum, upsample_fast
 from inrcodec.metrics import psnr
 
 
@@ -179,6 +179,25 @@ def test_the_fused_rate_has_autograds_value_and_gradients():
     for g, w in zip(got, want):
         assert torch.allclose(g, w, rtol=1e-6, atol=1e-9)
     assert torch.autograd.gradcheck(laplace_bits_sum, [a.detach()[:50].requires_grad_() for a in args])
+
+
+def test_the_rate_from_a_sample_of_rows_is_unbiased_and_counts_only_those_rows():
+    params = {**DEFAULTS, **{k: int(v) for k, v in HIGH_RATE.items() if k in DEFAULTS}}
+    model = GridModel(params, 64, 96, 3, 0, "cpu", SCHEDULE["arm_init"])
+    with torch.no_grad():
+        for g in model.grids:
+            g.normal_(0, 2)
+    ys = model.quantized("hard", 0.1)
+    full = float(model.rate(ys))
+    assert float(model.rate(ys, 1.0)) == full
+    draws = [float(model.rate(ys, 0.5)) for _ in range(200)]
+    assert len(set(draws)) > 100  # a new sample of rows each call
+    assert np.mean(draws) == pytest.approx(full, rel=0.005)
+    # rows outside the sample get no rate gradient
+    leaf = [y.detach().requires_grad_() for y in ys]
+    model.rate(leaf, 0.25).backward()
+    grad_rows = (leaf[0].grad.abs().sum(dim=1) > 0).sum().item()
+    assert 16 <= grad_rows <= 16 * 3 + 3  # the 16 sampled rows and the rows of their contexts
 
 
 def test_lambda_prior_falls_with_the_budget():

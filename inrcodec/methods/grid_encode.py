@@ -68,7 +68,7 @@ DEFAULT_LATENT_LR = 0.1
 # latents in the hard phase gained nothing (-0.02 dB on kodim01/12/23, 2026-12-02): not kept.
 SCHEDULE: dict[str, float] = {"hard_from": 0.9, "t_start": 0.35, "t_end": 0.08, "arm_init": -2.0,
                               "prior_gain": 0.45, "coarse": 0.0, "control_gain": 0.8, "rate_margin": 0.01,
-                              "extra_soft": 1.0, "extra_lr": EXTRA_LR}
+                              "extra_soft": 1.0, "extra_lr": EXTRA_LR, "rate_rows": 1.0}
 # At high rates the default grids run out of capacity (kodim23, 2,000 steps: 34.04 dB at 0.48 bpp
 # for lambda 5e-6 and 2e-5 alike), and a full-size grid taken as 2x2 blocks holds more; its
 # lambda sits about 3x higher, so it starts from 1.4x the JPEG2000 slope (0.45x stayed over the
@@ -377,7 +377,7 @@ class _Fit:
         hard = progress >= self.sched["hard_from"] and not (extra_round is not None and self.sched["extra_soft"])
         t0, t1 = self.sched["t_start"], self.sched["t_end"]
         temperature = t0 + (t1 - t0) * min(1.0, progress / max(self.sched["hard_from"], 1e-9))
-        x, bits = self.model.forward("hard" if hard else "noise", temperature, coarse)
+        x, bits = self.model.forward("hard" if hard else "noise", temperature, coarse, self.sched["rate_rows"])
         if extra_round is None:
             self.correct(progress)
         else:
