@@ -78,6 +78,10 @@ VARIANTS: dict[str, dict] = {
     "pg2": {"prior_gain": 2.0},  # the default from 0.45 bpp (block grid) with another lambda start
     "pg1": {"prior_gain": 1.0},
     "h100": {"hard_from": 1.0},  # no straight-through phase: every step soft, the snapshots scored hard
+    "base-evals": {},  # the defaults of 2026-12-04 again, recording every scored snapshot (evals)
+    "trend1": {"control_trend": 1.0},  # the controller on the rate extrapolated one tick ahead
+    "trend2": {"control_trend": 2.0},
+    "hrs": {"hard_rate_soft": 1.0},  # hard phase: distortion on rounded latents, the rate on the soft relaxation
     "arm12": {"arm_width": 12},  # a wider ARM: on fixed 0.3-bpp latents 8x16 took 4-6% fewer bits than 8x8
     "arm16": {"arm_width": 16},  # (bench/grid_context_probe.py --sizes, 2026-12-03)
     # hlr0/hlr1 (hard_latent_lr 0 / 0.1: the latents' learning rate in the hard phase) ran at
@@ -146,6 +150,7 @@ def run(args: argparse.Namespace) -> None:
                       "extra_rounds": res.details.get("extra_rounds"), "dead_zone": res.details.get("dead_zone"),
                       "fit_psnr": res.details.get("fit_psnr"), "warnings": res.warnings,
                       "rate_trace": res.details.get("rate_trace"),  # for tuning the rate controller
+                      "evals": res.details.get("evals"),  # (step, hard PSNR, estimated file bpp) per snapshot
                       **stamp(args.threads)}
             with out.open("a") as f:
                 f.write(json.dumps(record) + "\n")

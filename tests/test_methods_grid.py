@@ -1,6 +1,8 @@
 """The latent-grid method: round trip, rate control, options, limits, info."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -138,7 +140,8 @@ def test_a_budget_below_the_networks_is_refused(small_image):
 
 @pytest.mark.parametrize("options", [{"levels": 0}, {"levels": 9}, {"context": 13}, {"arm_shift": 2},
                                      {"lam": -1.0}, {"lr": 0.0}, {"coarse": 0.9}, {"lr_latents": float("nan")}, {"colour": 1},
-                                     {"rate_rows": 0.0}, {"rate_rows": 1.5}])
+                                     {"rate_rows": 0.0}, {"rate_rows": 1.5}, {"control_trend": -1.0},
+                                     {"control_trend": 5.0}])
 def test_bad_options(options):
     with pytest.raises(OptionError):
         grid.check_options(EncodeOptions(method="grid", method_options=options))
@@ -241,6 +244,29 @@ def test_under_the_budget_a_snapshot_scores_by_its_mse_alone_whatever_lambda(kod
     over_2 = fit.score()
     assert over_2 < over_1 < under
     assert over_2 - under == pytest.approx(2 * (over_1 - under), rel=1e-6)
+
+
+def test_with_a_trend_the_controller_corrects_on_the_rate_extrapolated_from_its_last_change(kodim23):
+    from inrcodec.methods.grid_encode import _Fit
+    from inrcodec.methods.grid_model import GridModel
+
+    image = np.ascontiguousarray(kodim23[100:164, 200:264])
+    h, w, c = image.shape
+    steps = {}
+    for trend in (0.0, 1.0):
+        params, sched = settings(EncodeOptions(bpp=2.0, method="grid", method_options={"control_trend": trend}),
+                                 image.shape)
+        fit = _Fit(GridModel(params, h, w, c, 0, "cpu", sched["arm_init"]), image, sched, 1e-3, 2.0 * h * w, 500.0,
+                   "cpu")
+        est = fit.estimate()
+        fit.latent_target = est / 1.1  # 10% over: lambda goes up
+        fit.last_est = math.log(est * 1.05)  # and the rate fell 5% since the last tick
+        fit.correct(0.3)
+        steps[trend] = math.log(fit.lam / 1e-3)
+        assert fit.last_est == pytest.approx(math.log(est))
+    gain = SCHEDULE["control_gain"]
+    assert steps[0.0] == pytest.approx(gain * math.log(1.1), rel=1e-4)
+    assert steps[1.0] == pytest.approx(gain * (math.log(1.1) - math.log(1.05)), rel=1e-4)
 
 
 def test_a_fit_can_start_from_another_streams_networks(kodim23):

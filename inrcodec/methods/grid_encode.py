@@ -68,7 +68,8 @@ DEFAULT_LATENT_LR = 0.1
 # latents in the hard phase gained nothing (-0.02 dB on kodim01/12/23, 2026-12-02): not kept.
 SCHEDULE: dict[str, float] = {"hard_from": 0.9, "t_start": 0.35, "t_end": 0.08, "arm_init": -2.0,
                               "prior_gain": 0.45, "coarse": 0.0, "control_gain": 0.8, "rate_margin": 0.01,
-                              "extra_soft": 1.0, "extra_lr": EXTRA_LR, "rate_rows": 1.0}
+                              "extra_soft": 1.0, "extra_lr": EXTRA_LR, "rate_rows": 1.0, "control_trend": 0.0,
+                              "hard_rate_soft": 0.0}
 # At high rates the default grids run out of capacity (kodim23, 2,000 steps: 34.04 dB at 0.48 bpp
 # for lambda 5e-6 and 2e-5 alike), and a full-size grid taken as 2x2 blocks holds more; its
 # lambda sits about 3x higher, so it starts from 1.4x the JPEG2000 slope (0.45x stayed over the
@@ -156,7 +157,8 @@ def check_grid_options(options: EncodeOptions) -> None:
     for key, (lo, hi) in {"hard_from": (0, 1), "t_start": (0.01, 1), "t_end": (0.01, 1), "arm_init": (-8, 2),
                           "prior_gain": (0.01, 100), "coarse": (0, 0.8),
                           "control_gain": (0, 2), "rate_margin": (0, 0.5), "extra_soft": (0, 1), "extra_lr": (1e-4, 1),
-                          "rate_rows": (0.05, 1)}.items():
+                          "rate_rows": (0.05, 1), "control_trend": (0, 4),
+                          "hard_rate_soft": (0, 1)}.items():
         if key in opts and not (math.isfinite(opts[key]) and lo <= opts[key] <= hi):
             raise OptionError(f"grid option {key} must be in [{lo}, {hi}], got {opts[key]}")
     lam = opts.get("lam")
@@ -345,7 +347,9 @@ class _Fit:
         self.overhead = overhead  # bits of a file beyond its estimated latent bits
         self.latent_target = None if self.file_bits is None else self.file_bits - overhead
         self.step, self.tick = 0, -1
+        self.last_est: float | None = None  # the previous tick's estimate (for ``control_trend``)
         self.trace: list[tuple[int, float, float]] = []  # (step, estimated latent bpp, lambda after the correction)
+        self.evals: list[tuple[int, float, float]] = []  # (step, hard PSNR, estimated file bpp) of each scored snapshot
         self.overhead_bpp: float | None = None  # measured
 
     def estimate(self) -> float:
@@ -366,7 +370,12 @@ class _Fit:
             # integer ARM's coding against the float estimate), measured rather than assumed
             self.measure_overhead(8 * len(build_stream(self.model, 8, self.channels)), est)
             self.latent_target = self.file_bits - self.overhead
-        step = self.sched["control_gain"] * math.log(max(est, 1.0) / max(self.latent_target, 1.0))
+        # control_trend > 0: correct on the rate extrapolated by that many ticks of its last
+        # change, as the rate answers lambda late (lambda overshot while the rate was falling)
+        log_est = math.log(max(est, 1.0))
+        ahead = log_est + (self.sched["control_trend"] * (log_est - self.last_est) if self.last_est is not None else 0.0)
+        self.last_est = log_est
+        step = self.sched["control_gain"] * (ahead - math.log(max(self.latent_target, 1.0)))
         self.lam *= math.exp(min(max_step, max(-max_step, step)))
         self.trace.append((self.step, round(est / self.pixels, 4), float(f"{self.lam:.4g}")))
 
@@ -382,7 +391,8 @@ class _Fit:
         hard = progress >= self.sched["hard_from"] and not (extra_round is not None and self.sched["extra_soft"])
         t0, t1 = self.sched["t_start"], self.sched["t_end"]
         temperature = t0 + (t1 - t0) * min(1.0, progress / max(self.sched["hard_from"], 1e-9))
-        x, bits = self.model.forward("hard" if hard else "noise", temperature, coarse, self.sched["rate_rows"])
+        x, bits = self.model.forward("hard" if hard else "noise", temperature, coarse, self.sched["rate_rows"],
+                                     "noise" if hard and self.sched["hard_rate_soft"] else None)
         if extra_round is None:
             self.correct(progress)
         else:
@@ -400,6 +410,8 @@ class _Fit:
         with torch.no_grad():
             x, bits = self.model.forward("hard")
             mse = _mse_8bit(x, self.target)
+        self.evals.append((self.step, round(10 * math.log10(1 / max(mse, 1e-12)), 3),
+                           round((float(bits) + self.overhead) / self.pixels, 5)))
         if self.budget_bits is None:
             return -(mse + self.lam * float(bits) / self.pixels)
         limit = self.budget_bits * (1 - 0.5 * self.sched["rate_margin"])
@@ -429,7 +441,7 @@ def _extra_rounds(fit: _Fit, optimizer, lrs: list[float], image: np.ndarray, opt
         aim = budget_bits * (1 - fit.sched["rate_margin"] * (1 + extra))
         fit.latent_target = max(0.5 * est, est - (len(data) * 8 - aim))
         fit.lam *= (est / fit.latent_target) ** (1 / _RATE_EXPONENT)
-        fit.tick = -1
+        fit.tick, fit.last_est = -1, None
         if options.steps is not None:
             more = train.LoopOptions(steps=max(50, options.steps // 5), warmup_steps=1, eval_fractions=(1.0,),
                                      guard_rise=False)
@@ -535,7 +547,7 @@ def encode_from(image: np.ndarray, options: EncodeOptions, start: list[np.ndarra
               f"{('bilinear', 'bicubic', 'sub-pixel', 'sub-pixel + 2x2 blocks')[params['upsampling']]} synthesis {params['syn_layers']}x"
               f"{params['syn_width']} + {params['res_convs']} 3x3, ARM {params['context']}->{params['arm_width']}")
     details.update({"init": run.init, "lambda": fit.lam, "lambda_start": run.lam0, "extra_rounds": extra, "dead_zone": dead_zone,
-                    "rate_trace": fit.trace, "overhead_bpp_assumed": round(overhead_bits(params, c) / pixels, 5),
+                    "rate_trace": fit.trace, "evals": fit.evals, "overhead_bpp_assumed": round(overhead_bits(params, c) / pixels, 5),
                     "overhead_bpp": fit.overhead_bpp})
     return Fitted(data=data, config=config, steps=result.steps, best_step=result.best_step, restarts=result.restarts,
                   warnings=warnings, details=details)

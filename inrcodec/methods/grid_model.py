@@ -147,14 +147,17 @@ class GridModel(torch.nn.Module):
                 out.append(g + (torch.round(g) - g).detach())
         return out
 
-    def forward(self, mode: str, temperature: float = 0.1, coarse: bool = False, rate_rows: float = 1.0):
+    def forward(self, mode: str, temperature: float = 0.1, coarse: bool = False, rate_rows: float = 1.0,
+                rate_mode: str | None = None):
         """(image (C, H, W), estimated bits of every latent); ``coarse`` renders at half the
         size per side (the cheap first phase of training); ``rate_rows`` < 1 estimates the
-        largest grid's bits from that fraction of its rows (see :meth:`rate`)."""
+        largest grid's bits from that fraction of its rows (see :meth:`rate`); ``rate_mode``
+        (default ``mode``) is the relaxation the rate is estimated on."""
         ys = self.quantized(mode, temperature)
         h, w = half_size(self.height, self.width) if coarse else (self.height, self.width)
         image = synthesis_layers(upsample_fast(ys, self.params, h, w), self.syn, self.params, h, w)
-        return image, self.rate(ys, rate_rows)
+        ys_rate = ys if rate_mode in (None, mode) else self.quantized(rate_mode, temperature)
+        return image, self.rate(ys_rate, rate_rows)
 
     def rate(self, ys: list, rows: float = 1.0):
         """Estimated bits of the latents ``ys`` under the float ARM (channel-major: the latents
