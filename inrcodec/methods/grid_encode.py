@@ -205,6 +205,11 @@ def start_lambda(image: np.ndarray, bpp: float, sched: dict) -> float:
     return sched["prior_gain"] * lam if lam is not None else lambda_prior(bpp)
 
 
+def _psnr_db(mse: float) -> float:
+    """PSNR (dB, 3 decimals) of an MSE of [0, 1] values."""
+    return round(10 * math.log10(1 / max(mse, 1e-12)), 3)
+
+
 def _mse_8bit(x, target) -> float:
     """MSE of [0, 1] values between ``target`` and ``x`` as the decoder outputs it (clamped, 8-bit)."""
     return float(torch.mean(((x.clamp(0, 1) * 255).round() / 255 - target) ** 2))
@@ -410,8 +415,7 @@ class _Fit:
         with torch.no_grad():
             x, bits = self.model.forward("hard")
             mse = _mse_8bit(x, self.target)
-        self.evals.append((self.step, round(10 * math.log10(1 / max(mse, 1e-12)), 3),
-                           round((float(bits) + self.overhead) / self.pixels, 5)))
+        self.evals.append((self.step, _psnr_db(mse), round((float(bits) + self.overhead) / self.pixels, 5)))
         if self.budget_bits is None:
             return -(mse + self.lam * float(bits) / self.pixels)
         limit = self.budget_bits * (1 - 0.5 * self.sched["rate_margin"])
@@ -526,7 +530,7 @@ def encode_from(image: np.ndarray, options: EncodeOptions, start: list[np.ndarra
     with torch.no_grad():  # what training reached, before the networks are quantized (for diagnosis)
         x, bits = model.forward("hard")
         mse = _mse_8bit(x, fit.target)
-    details = {"fit_psnr": round(10 * math.log10(1 / max(mse, 1e-12)), 3),
+    details = {"fit_psnr": _psnr_db(mse),
                "fit_latent_bpp": round(float(bits) / pixels, 5)}
     data = _choose_stream(model, image, fit.lam)
     details["first_file_bpp"] = round(len(data) * 8 / pixels, 5)  # before any extra round
