@@ -61,6 +61,7 @@ VARIANTS: dict[str, dict] = {
     "lat3": {"lr_latents": 0.3},
     "rows50": {"rate_rows": 0.5},  # the largest grid's rate from half its rows each step
     "rows25": {"rate_rows": 0.25},
+    "rows12": {"rate_rows": 0.125},
     "base-1204": {},  # the defaults again, under a key the study has not run (2026-12-04)
     "m1": {"rate_margin": 0.01},
     "m0": {"rate_margin": 0.0},
@@ -78,6 +79,7 @@ VARIANTS: dict[str, dict] = {
     "pg2": {"prior_gain": 2.0},  # the default from 0.45 bpp (block grid) with another lambda start
     "pg1": {"prior_gain": 1.0},
     "h100": {"hard_from": 1.0},  # no straight-through phase: every step soft, the snapshots scored hard
+    "h80": {"hard_from": 0.8},  # a straight-through phase twice as long
     "base-evals": {},  # the defaults of 2026-12-04 again, recording every scored snapshot (evals)
     "trend1": {"control_trend": 1.0},  # the controller on the rate extrapolated one tick ahead
     "trend2": {"control_trend": 2.0},

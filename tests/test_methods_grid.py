@@ -98,8 +98,8 @@ def test_the_block_grid_is_the_default_from_the_high_rate_budget():
                                                SCHEDULE["prior_gain"], 1.0)
     high = (HIGH_RATE["upsampling"], HIGH_RATE["first_level"], HIGH_RATE["levels"], HIGH_RATE["prior_gain"],
             HIGH_RATE["rate_rows"])
-    assert structure(HIGH_RATE_BPP) == high == (3, 0, 7, 1.4, 0.5)
-    assert structure(1.0, prior_gain=2.0) == high[:3] + (2.0, 0.5)  # options win key by key
+    assert structure(HIGH_RATE_BPP) == high == (3, 0, 7, 1.4, 0.25)
+    assert structure(1.0, prior_gain=2.0) == high[:3] + (2.0, 0.25)  # options win key by key
     assert structure(1.0, rate_rows=1.0)[4] == 1.0
     assert structure(1.0, upsampling=2)[:3] == (2, DEFAULTS["first_level"], DEFAULTS["levels"])  # a given structure: no preset
     assert structure(1.0, lam=1e-4)[0] == DEFAULTS["upsampling"]

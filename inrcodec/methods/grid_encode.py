@@ -84,7 +84,9 @@ HIGH_RATE_NETWORKS = 0.1
 # the controller reads the whole): the ARM is about half of a step there, and the 40-50% more
 # steps brought six images at -b 0.6 +0.18 dB closer to JPEG2000 on average, each of them
 # (kodim01/03/09/13/20/23, 2026-12-04, bench/results/grid-study-2026-12-04b.log, -04c.log).
-HIGH_RATE: dict[str, float] = {"levels": 7, "first_level": 0, "upsampling": 3, "prior_gain": 1.4, "rate_rows": 0.5}
+# A quarter of its rows gave another +0.13 dB on average, each of kodim23/20/09/03 (14-27% more
+# steps); an eighth was no better (-0.34 dB on kodim23, bench/results/grid-study-2026-12-04f.log, -04g.log).
+HIGH_RATE: dict[str, float] = {"levels": 7, "first_level": 0, "upsampling": 3, "prior_gain": 1.4, "rate_rows": 0.25}
 _OPTION_KEYS = set(DEFAULTS) | set(SCHEDULE) | {"lam", "lr", "lr_latents"}
 _RATE_EXPONENT = 0.56  # bpp goes about as lambda^-0.56 (Cool-chic's published lambda-rate pairs)
 _CONTROL_TICKS = 20  # lambda corrections per run (the rate answers lambda only after many steps)
