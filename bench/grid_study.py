@@ -82,6 +82,7 @@ VARIANTS: dict[str, dict] = {
     "h80": {"hard_from": 0.8},  # a straight-through phase twice as long
     "base-evals": {},  # the defaults of 2026-12-04 again, recording every scored snapshot (evals)
     "trend1": {"control_trend": 1.0},  # the controller on the rate extrapolated one tick ahead
+    "pi03": {"control_integral": 0.3},  # plus 0.3 x the sum of the log rate errors from half-way on
     "trend2": {"control_trend": 2.0},
     "hrs": {"hard_rate_soft": 1.0},  # hard phase: distortion on rounded latents, the rate on the soft relaxation
     "arm12": {"arm_width": 12},  # a wider ARM: on fixed 0.3-bpp latents 8x16 took 4-6% fewer bits than 8x8

@@ -141,7 +141,8 @@ def test_a_budget_below_the_networks_is_refused(small_image):
 @pytest.mark.parametrize("options", [{"levels": 0}, {"levels": 9}, {"context": 13}, {"arm_shift": 2},
                                      {"lam": -1.0}, {"lr": 0.0}, {"coarse": 0.9}, {"lr_latents": float("nan")}, {"colour": 1},
                                      {"rate_rows": 0.0}, {"rate_rows": 1.5}, {"control_trend": -1.0},
-                                     {"control_trend": 5.0}])
+                                     {"control_trend": 5.0}, {"control_integral": -0.1},
+                                     {"control_integral": 3.0}])
 def test_bad_options(options):
     with pytest.raises(OptionError):
         grid.check_options(EncodeOptions(method="grid", method_options=options))
@@ -267,6 +268,30 @@ def test_with_a_trend_the_controller_corrects_on_the_rate_extrapolated_from_its_
     gain = SCHEDULE["control_gain"]
     assert steps[0.0] == pytest.approx(gain * math.log(1.1), rel=1e-4)
     assert steps[1.0] == pytest.approx(gain * (math.log(1.1) - math.log(1.05)), rel=1e-4)
+
+
+def test_the_integral_term_adds_the_errors_summed_from_half_way_on(kodim23):
+    from inrcodec.methods.grid_encode import _Fit
+    from inrcodec.methods.grid_model import GridModel
+
+    image = np.ascontiguousarray(kodim23[100:164, 200:264])
+    h, w, c = image.shape
+    params, sched = settings(EncodeOptions(bpp=2.0, method="grid", method_options={"control_integral": 0.5}),
+                             image.shape)
+    fit = _Fit(GridModel(params, h, w, c, 0, "cpu", sched["arm_init"]), image, sched, 1e-3, 2.0 * h * w, 500.0, "cpu")
+    fit.overhead_bpp = 0.0  # as if measured: no stream is built at half-way
+    est = fit.estimate()
+    fit.latent_target = est * 1.05  # 5% under the target: lambda goes down
+    error = math.log(est) - math.log(est * 1.05)
+    gain = SCHEDULE["control_gain"]
+    steps = []
+    for at in (0.3, 0.5, 0.55):  # before half-way no sum; then one and two errors summed
+        lam = fit.lam
+        fit.correct(at)
+        steps.append(math.log(fit.lam / lam))
+    assert steps[0] == pytest.approx(gain * error, rel=1e-4)
+    assert steps[1] == pytest.approx(gain * error + 0.5 * error, rel=1e-4)
+    assert steps[2] == pytest.approx(gain * error + 0.5 * 2 * error, rel=1e-4)
 
 
 def test_a_fit_can_start_from_another_streams_networks(kodim23):

@@ -69,7 +69,7 @@ DEFAULT_LATENT_LR = 0.1
 SCHEDULE: dict[str, float] = {"hard_from": 0.9, "t_start": 0.35, "t_end": 0.08, "arm_init": -2.0,
                               "prior_gain": 0.45, "coarse": 0.0, "control_gain": 0.8, "rate_margin": 0.01,
                               "extra_soft": 1.0, "extra_lr": EXTRA_LR, "rate_rows": 1.0, "control_trend": 0.0,
-                              "hard_rate_soft": 0.0}
+                              "hard_rate_soft": 0.0, "control_integral": 0.0}
 # At high rates the default grids run out of capacity (kodim23, 2,000 steps: 34.04 dB at 0.48 bpp
 # for lambda 5e-6 and 2e-5 alike), and a full-size grid taken as 2x2 blocks holds more; its
 # lambda sits about 3x higher, so it starts from 1.4x the JPEG2000 slope (0.45x stayed over the
@@ -160,7 +160,7 @@ def check_grid_options(options: EncodeOptions) -> None:
                           "prior_gain": (0.01, 100), "coarse": (0, 0.8),
                           "control_gain": (0, 2), "rate_margin": (0, 0.5), "extra_soft": (0, 1), "extra_lr": (1e-4, 1),
                           "rate_rows": (0.05, 1), "control_trend": (0, 4),
-                          "hard_rate_soft": (0, 1)}.items():
+                          "hard_rate_soft": (0, 1), "control_integral": (0, 2)}.items():
         if key in opts and not (math.isfinite(opts[key]) and lo <= opts[key] <= hi):
             raise OptionError(f"grid option {key} must be in [{lo}, {hi}], got {opts[key]}")
     lam = opts.get("lam")
@@ -355,6 +355,7 @@ class _Fit:
         self.latent_target = None if self.file_bits is None else self.file_bits - overhead
         self.step, self.tick = 0, -1
         self.last_est: float | None = None  # the previous tick's estimate (for ``control_trend``)
+        self.integral = 0.0  # sum of the log rate errors from _CALIBRATE_AT on (for ``control_integral``)
         self.trace: list[tuple[int, float, float]] = []  # (step, estimated latent bpp, lambda after the correction)
         self.evals: list[tuple[int, float, float]] = []  # (step, hard PSNR, estimated file bpp) of each scored snapshot
         self.overhead_bpp: float | None = None  # measured
@@ -365,7 +366,7 @@ class _Fit:
             return float(self.model.rate(self.model.quantized("hard", 0.1)))
 
     def correct(self, at: float, ticks: int = _CONTROL_TICKS, start: float = _CONTROL_FROM,
-                max_step: float = _CONTROL_MAX_STEP) -> None:
+                max_step: float = _CONTROL_MAX_STEP, integrate: bool = True) -> None:
         """One lambda correction when ``at`` (progress in [0, 1]) enters a new tick."""
         tick = int(at * ticks)
         if self.latent_target is None or at < start or tick == self.tick:
@@ -382,7 +383,12 @@ class _Fit:
         log_est = math.log(max(est, 1.0))
         ahead = log_est + (self.sched["control_trend"] * (log_est - self.last_est) if self.last_est is not None else 0.0)
         self.last_est = log_est
-        step = self.sched["control_gain"] * (ahead - math.log(max(self.latent_target, 1.0)))
+        error = ahead - math.log(max(self.latent_target, 1.0))
+        # control_integral > 0: also the sum of the errors since half-way, against the rate's
+        # steady drift down at a constant lambda; not earlier, where the start's excess would wind it up
+        if integrate and at >= _CALIBRATE_AT:
+            self.integral += error
+        step = self.sched["control_gain"] * error + self.sched["control_integral"] * self.integral
         self.lam *= math.exp(min(max_step, max(-max_step, step)))
         self.trace.append((self.step, round(est / self.pixels, 4), float(f"{self.lam:.4g}")))
 
@@ -403,7 +409,7 @@ class _Fit:
         if extra_round is None:
             self.correct(progress)
         else:
-            self.correct(extra_round, ticks=10, start=0.1, max_step=_EXTRA_MAX_STEP)
+            self.correct(extra_round, ticks=10, start=0.1, max_step=_EXTRA_MAX_STEP, integrate=False)
         return torch.mean((x - (self.target_coarse if coarse else self.target)) ** 2) + self.lam * bits / self.pixels
 
     def score(self) -> float:
