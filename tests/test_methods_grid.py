@@ -131,6 +131,19 @@ def test_a_file_a_little_over_the_budget_keeps_its_fit_through_the_extra_rounds(
     assert res.psnr > res.details["fit_psnr"] - 0.5
 
 
+def test_a_file_just_over_the_budget_can_fit_with_a_coarser_synthesis(small_image):
+    # the last resort before zeroing latents; at a small lambda the best depth is not the coarsest
+    from inrcodec.methods.grid_encode import _choose_stream, _coarser_synthesis, _trained
+
+    run = _trained(small_image, EncodeOptions(bpp=None, method="grid", steps=40, method_options={"lam": 1e-5}), None)
+    data = _choose_stream(run.fit.model, small_image, 1e-5)
+    budget = (len(data) - 4) * 8
+    smaller = _coarser_synthesis(run.fit.model, small_image, budget)
+    assert smaller is not None and len(smaller) * 8 <= budget
+    assert psnr(decode(smaller), small_image) > psnr(decode(data), small_image) - 1.0
+    assert _coarser_synthesis(run.fit.model, small_image, 8 * 10) is None  # nothing fits 10 bytes
+
+
 def test_a_budget_below_the_networks_is_refused(small_image):
     from inrcodec.errors import DataError
 

@@ -275,29 +275,47 @@ def build_stream(model: GridModel, syn_bits: int, channels: int) -> bytes:
     return pack(Stream(ID, channels, model.width, model.height, pack_section(p), records, enc.payload()))
 
 
-def _choose_stream(model: GridModel, image: np.ndarray, lam: float) -> bytes:
-    """The stream whose synthesis depth (6..12 bits) has the lowest MSE + lambda * bpp.
+def _synthesis_depths(model: GridModel, image: np.ndarray) -> list[tuple[int, float, int]]:
+    """(bits, MSE, bits of the coded synthesis tensors) for each synthesis depth, 6..12 bits.
 
-    Only the synthesis tensors differ between candidates, so each is scored by rendering with
-    its dequantized tensors and coding those tensors alone; the full stream is built once."""
+    Only the synthesis tensors differ between depths, so each is scored by rendering with its
+    dequantized tensors and coding those tensors alone."""
     from ..entropy import encode_tensors
     from ..quantize import quantize
 
-    h, w, c = image.shape
+    h, w, _ = image.shape
     target = torch.from_numpy(image.astype(np.float32) / 255).permute(2, 0, 1)
+    out = []
     with torch.no_grad():
         ys = [y.cpu() for y in model.quantized("hard", 0.1)]
-        best = None
         for bits in (6, 7, 8, 9, 10, 12):
             qts = [quantize(t.detach().cpu().numpy(), bits) for t in model.syn]
             syn = [torch.from_numpy(q.dequantize().reshape(t.shape)) for q, t in zip(qts, model.syn)]
-            x = synthesize(ys, syn, model.params, h, w)
-            mse = _mse_8bit(x, target)
-            payload = encode_tensors([q.q for q in qts], [bits] * len(qts))[1]
-            cost = mse + lam * len(payload) * 8 / (h * w)
-            if best is None or cost < best[0]:
-                best = (cost, bits)
-    return build_stream(model, best[1], c)
+            mse = _mse_8bit(synthesize(ys, syn, model.params, h, w), target)
+            out.append((bits, mse, 8 * len(encode_tensors([q.q for q in qts], [bits] * len(qts))[1])))
+    return out
+
+
+def _choose_stream(model: GridModel, image: np.ndarray, lam: float) -> bytes:
+    """The stream whose synthesis depth has the lowest MSE + lambda * bpp (built once)."""
+    pixels = image.shape[0] * image.shape[1]
+    bits = min(_synthesis_depths(model, image), key=lambda d: d[1] + lam * d[2] / pixels)[0]
+    return build_stream(model, bits, image.shape[2])
+
+
+def _coarser_synthesis(model: GridModel, image: np.ndarray, budget_bits: float) -> bytes | None:
+    """For a file a little over the budget: the synthesis depth of lowest MSE whose whole file
+    fits, or None. Tried before the dead zone: where the networks are a large part of the file
+    (small images) a coarser synthesis sheds more bits for less than zeroed latents do."""
+    too_big = math.inf  # coded synthesis bits of a depth whose file did not fit: no larger one can
+    for bits, _, syn_bits in sorted(_synthesis_depths(model, image), key=lambda d: d[1]):
+        if syn_bits >= too_big:
+            continue
+        stream = build_stream(model, bits, image.shape[2])
+        if len(stream) * 8 <= budget_bits:
+            return stream
+        too_big = syn_bits
+    return None
 
 
 def _dead_zone_fit(model: GridModel, image: np.ndarray, lam: float, budget_bits: float) -> tuple[float, bytes]:
@@ -548,6 +566,8 @@ def encode_from(image: np.ndarray, options: EncodeOptions, start: list[np.ndarra
         data, extra = _extra_rounds(fit, run.optimizer, run.lrs, image, options, data, left)
     warnings = []
     dead_zone = 0.0
+    if budget is not None and len(data) * 8 > budget * pixels:
+        data = _coarser_synthesis(model, image, budget * pixels) or data
     if budget is not None and len(data) * 8 > budget * pixels:
         dead_zone, data = _dead_zone_fit(model, image, fit.lam, budget * pixels)
         warnings.append(f"over the budget after {extra} extra rounds: {100 * dead_zone:.1f}% of the non-zero "
