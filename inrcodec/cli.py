@@ -22,7 +22,7 @@ from .cli_common import text as _text
 from .errors import DataError, OptionError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  rich_markup_mode=None, help="Compress images as neural networks (COIN and friends).")
+                  rich_markup_mode=None, help="Compress images as neural networks (latent grids, COIN and friends).")
 _ARGV: list[str] = []  # the command line, for the provenance the bench stamps on its records
 
 
@@ -49,7 +49,7 @@ def encode(
     inputs: List[str] = typer.Argument(..., metavar="IMAGE...", help="Images to encode (PNG or anything Pillow reads); - for stdin."),
     output: Optional[str] = typer.Option(None, "-o", "--output", help="Output .inr, a folder for several inputs (ends in /), or - for stdout (default: beside each input, .inr)."),
     bpp: Optional[float] = typer.Option(None, "-b", "--bpp", help="Whole-file budget in bits per pixel (default 0.3)."),
-    method: str = typer.Option("coin", "--method", help="Coding method: coin, qat, mcnc or grid (inrcodec bench --methods lists them)."),
+    method: str = typer.Option("auto", "--method", help="Coding method: grid, coin, qat or mcnc; auto (default): grid, or coin where the image is too small for the grid's networks within the budget."),
     arch: Optional[str] = typer.Option(None, "--arch", help="coin: fixed architecture LAYERSxWIDTH, e.g. 10x28 (COIN's 0.3 bpp)."),
     bits: Optional[int] = typer.Option(None, "--bits", help="Weight bit depth (coin 2..16, default 8, the first layer keeps 14 unless --uniform-bits; qat 1..16, default 8)."),
     uniform_bits: bool = typer.Option(False, "--uniform-bits", help="coin: every tensor at the same depth, as in COIN."),
@@ -61,7 +61,7 @@ def encode(
     k: Optional[int] = typer.Option(None, "--k", help="mcnc: manifold dimension k (default 8)."),
     bound: Optional[float] = typer.Option(None, "--L", help="mcnc: input bound L (default 0.3)."),
     lam: Optional[float] = typer.Option(None, "--lambda", help="grid: fixed rate-distortion lambda instead of a bpp budget."),
-    effort: str = typer.Option("normal", "--effort", "-e", help="fast (~1 min), normal (~5 min; grid ~3) or best (~20 min; grid ~10) on 2 cores."),
+    effort: str = typer.Option("normal", "--effort", "-e", help="fast (~1 min), normal (~3 min; coin, qat, mcnc ~5) or best (~10 min; coin, qat, mcnc ~20) on 2 cores."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Exact number of training steps (overrides --effort; --json reports the count a timed run used)."),
     time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Stop training after this many seconds."),
     seed: int = typer.Option(0, "--seed", help="Random seed 0..2^32-1 (initialization and pixel sampling)."),

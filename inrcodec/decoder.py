@@ -10,7 +10,8 @@ method reconstructs the image.
     >>> from inrcodec.encoder import encode
     >>> from inrcodec.methods import EncodeOptions
     >>> image = np.zeros((4, 6, 3), np.uint8)
-    >>> stream = encode(image, EncodeOptions(bpp=None, method_options={"arch": (1, 4), "bits": 8}, steps=5)).data
+    >>> stream = encode(image, EncodeOptions(bpp=None, method="coin", method_options={"arch": (1, 4), "bits": 8},
+    ...                                      steps=5)).data
     >>> decode(stream).shape
     (4, 6, 3)
 """

@@ -5,6 +5,7 @@ file, PSNR of the decoded stream) live here; fitting and rate control live in th
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -23,8 +24,8 @@ MAX_BPP = 64.0  # 8-bit RGB is 24 bits per pixel raw: a larger budget means a ty
 
 def check_options(options: EncodeOptions) -> None:
     """Raise OptionError for options no image can satisfy (checked before reading any input)."""
-    if options.method not in methods.available():
-        have = ", ".join(methods.available())
+    if options.method != methods.AUTO and options.method not in methods.available():
+        have = ", ".join([methods.AUTO, *methods.available()])
         raise OptionError(f"method {options.method!r} is not available (have: {have})")
     if options.effort not in EFFORT_SECONDS:
         raise OptionError(f"unknown effort {options.effort!r} (have: {', '.join(EFFORT_SECONDS)})")
@@ -39,7 +40,13 @@ def check_options(options: EncodeOptions) -> None:
                           f"default decoder accepts), got {options.max_pixels}")
     if not 0 <= options.seed < 1 << 32:
         raise OptionError(f"the seed must be in 0..2^32-1, got {options.seed}")
-    methods.get(options.method).check_options(options)
+    if options.method == methods.AUTO:
+        if options.method_options.keys() - {"lam"}:
+            raise OptionError(f"option {', '.join(sorted(options.method_options))} belongs to a named method: give "
+                              f"--method (coin, qat, mcnc or grid)")
+        methods.get("grid").check_options(options)
+    else:
+        methods.get(options.method).check_options(options)
 
 
 def check_image(image: np.ndarray, options: EncodeOptions) -> None:
@@ -55,7 +62,8 @@ def check_image(image: np.ndarray, options: EncodeOptions) -> None:
 
 
 def encode(image: np.ndarray, options: EncodeOptions = None) -> EncodeResult:  # type: ignore[assignment]
-    """Fit and code an (H, W, C) uint8 image with ``options.method``.
+    """Fit and code an (H, W, C) uint8 image with ``options.method`` (``auto``: see
+    :func:`inrcodec.methods.choose`; the result names the method that ran).
 
     Raises OptionError for impossible options and DataError for images that cannot be coded
     as asked (too large, a budget too small for any network).
@@ -63,6 +71,7 @@ def encode(image: np.ndarray, options: EncodeOptions = None) -> EncodeResult:  #
     options = options if options is not None else EncodeOptions()
     check_options(options)
     check_image(image, options)
+    options = dataclasses.replace(options, method=methods.choose(options, image.shape))
     height, width, _ = image.shape
     t0 = time.perf_counter()
     fitted = methods.get(options.method).encode(image, options)

@@ -44,7 +44,7 @@ def png(tmp_path, small_image) -> Path:
 
 
 def test_encode_decode_info_round_trip(capsys, png, tmp_path):
-    rc, out, err = cli(capsys, "encode", png, "-b", "4", "--steps", "100", "--json")
+    rc, out, err = cli(capsys, "encode", png, "-b", "4", "--method", "coin", "--steps", "100", "--json")
     assert rc == 0, err
     summary = json.loads(out)
     inr = tmp_path / "img.inr"  # default name: input with .inr
@@ -61,6 +61,19 @@ def test_encode_decode_info_round_trip(capsys, png, tmp_path):
     decoded = tmp_path / "img.inr.png"  # never the original's name
     assert np.asarray(Image.open(decoded)).shape == (40, 56, 3)
     assert png.read_bytes() != decoded.read_bytes()
+
+
+def test_the_default_method_is_the_grid_or_coin_where_the_grid_cannot_fit(capsys, png, tmp_path):
+    # the grid's networks take about 2.7 bpp of a 40x56 image: room for latents at 4 bpp, none at 2
+    for budget, method in (("4", "grid"), ("2", "coin")):
+        out = tmp_path / f"{budget}.inr"
+        rc, text, err = cli(capsys, "encode", png, "-b", budget, "--steps", "10", "-o", out, "--json")
+        assert rc == 0, err
+        assert json.loads(text)["method"] == method
+        rc, text, _ = cli(capsys, "info", out, "--json")
+        assert rc == 0 and json.loads(text)["method"] == method
+    rc, _, err = cli(capsys, "encode", png, "--bits", "8", "--steps", "5")
+    assert rc == 2 and "give --method" in one_error_line(err)
 
 
 def test_grid_method_with_a_fixed_lambda_round_trips(capsys, png, tmp_path):

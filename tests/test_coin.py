@@ -64,12 +64,12 @@ def test_plan_is_capped_to_the_decoders_limits():
 def test_fixed_architecture_and_bits(small_image):
     from inrcodec.encoder import encode
 
-    res = encode(small_image, EncodeOptions(bpp=None, method_options={"arch": (2, 6), "bits": 10}, steps=10))
+    res = encode(small_image, EncodeOptions(method="coin", bpp=None, method_options={"arch": (2, 6), "bits": 10}, steps=10))
     d = describe(res.data)
     assert (d["architecture"], d["parameters"]) == ("2x6", SirenConfig(2, 6).num_params())
     # bits means one thing: the depth most parameters use, the same in the result and in info.
     assert res.details["bits"] == d["bits"] == 10 and d["tensor_bits"] == [14, 14, 10, 10, 10, 10]
-    res = encode(small_image, EncodeOptions(bpp=None, method_options={"arch": (2, 6), "bits": 10,
+    res = encode(small_image, EncodeOptions(method="coin", bpp=None, method_options={"arch": (2, 6), "bits": 10,
                                                                       "uniform_bits": True}, steps=10))
     assert describe(res.data)["tensor_bits"] == [10] * 6
 
@@ -77,7 +77,7 @@ def test_fixed_architecture_and_bits(small_image):
 def test_fixed_bits_that_overshoot_fall_back_with_a_warning(small_image):
     from inrcodec.encoder import encode
 
-    res = encode(small_image, EncodeOptions(bpp=1.0, method_options={"bits": 16}, steps=20))
+    res = encode(small_image, EncodeOptions(method="coin", bpp=1.0, method_options={"bits": 16}, steps=20))
     assert res.bpp <= 1.0
     assert res.details["bits"] == 16 or any("exceed" in w for w in res.warnings)
 
@@ -107,7 +107,7 @@ def test_a_fit_stuck_in_the_flat_basin_is_retried_slower(small_image):
     the machine of 2026-12-02)."""
     from inrcodec.encoder import encode
 
-    res = encode(small_image, EncodeOptions(bpp=None, steps=600, method_options={
+    res = encode(small_image, EncodeOptions(method="coin", bpp=None, steps=600, method_options={
         "arch": (3, 16), "bits": 16, "lr": 0.1, "compile": False}))
     assert res.details["lr"] == 0.025 and res.psnr > coin._flat_psnr(small_image) + 3
     assert "stalled" in res.warnings[0]
@@ -119,7 +119,7 @@ def test_a_late_collapse_ships_the_snapshot_from_before_it(small_image):
     and is retried (the test above covers that path)."""
     from inrcodec.encoder import encode
 
-    res = encode(small_image, EncodeOptions(bpp=None, steps=600, method_options={
+    res = encode(small_image, EncodeOptions(method="coin", bpp=None, steps=600, method_options={
         "arch": (3, 16), "bits": 16, "lr": 0.05, "compile": False}))
     fell = [w for w in res.warnings if "wrote the step" in w]
     if res.details["lr"] == 0.05:  # not retried: the collapse path
@@ -154,7 +154,7 @@ def test_fourier_plan_has_four_layers_and_uses_the_budget():
 
 
 def test_fourier_coin_round_trip(small_image):
-    res = coin.encode(small_image, EncodeOptions(bpp=None, steps=40, method_options={"arch": (2, 6), "bits": 10,
+    res = coin.encode(small_image, EncodeOptions(method="coin", bpp=None, steps=40, method_options={"arch": (2, 6), "bits": 10,
                                                                                      "fourier": 2}))
     opened, tensors = decode_parameters(res.data)
     assert [t.shape for t in tensors][0] == (6, 10) and describe(res.data)["fourier_frequencies"] == 2

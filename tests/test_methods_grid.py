@@ -147,7 +147,7 @@ def test_a_file_just_over_the_budget_can_fit_with_a_coarser_synthesis(small_imag
 def test_a_budget_below_the_networks_is_refused(small_image):
     from inrcodec.errors import DataError
 
-    with pytest.raises(DataError, match="no room"):
+    with pytest.raises(DataError, match="too small for the grid method"):
         encode(small_image, EncodeOptions(bpp=0.05, method="grid", steps=5))
 
 

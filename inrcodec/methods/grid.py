@@ -245,6 +245,13 @@ def check_options(options: EncodeOptions) -> None:
     check_grid_options(options)
 
 
+def fits(shape: tuple[int, ...], options: EncodeOptions) -> bool:
+    """Whether the budget leaves the grid room for latents on an image of ``shape`` (H, W, C)."""
+    from .grid_encode import too_small
+
+    return too_small(shape, options) is None
+
+
 def bench_options(name: str, rate: float) -> dict[str, Any] | None:
     """``grid`` in the bench: rate control at ``rate`` bpp."""
     return {"bpp": rate} if name == NAME else None

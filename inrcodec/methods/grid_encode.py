@@ -138,6 +138,20 @@ def settings(options: EncodeOptions, shape: tuple[int, ...] | None = None) -> tu
     return {k: int(base[k]) for k in DEFAULTS}, {k: float(base[k]) for k in SCHEDULE}
 
 
+def too_small(shape: tuple[int, ...], options: EncodeOptions, params: dict[str, int] | None = None) -> str | None:
+    """Why the budget is too small for the grid on an image of ``shape`` (H, W, C): its networks
+    alone leave under 0.02 bpp for the latents; None if there is room (or no budget)."""
+    if options.bpp is None:
+        return None
+    h, w, c = shape
+    params = params if params is not None else settings(options, shape)[0]
+    overhead = overhead_bits(params, c)
+    if options.bpp * h * w > overhead + 0.02 * h * w:
+        return None
+    return (f"a budget of {options.bpp} bpp on {w}x{h} is too small for the grid method: its networks alone "
+            f"take about {overhead / (h * w):.3f} bpp (--method coin fits smaller networks)")
+
+
 def check_grid_options(options: EncodeOptions) -> None:
     """Known keys, values inside the section's ranges, and a budget or a lambda."""
     opts = options.method_options
@@ -525,9 +539,9 @@ def _trained(image: np.ndarray, options: EncodeOptions, start: list[np.ndarray] 
     pixels = h * w
     overhead = overhead_bits(params, c)
     budget = options.bpp
-    if budget is not None and budget * pixels <= overhead + 0.02 * pixels:
-        raise DataError(f"a budget of {budget} bpp on {w}x{h} leaves no room for latents "
-                        f"(the networks alone take about {overhead / pixels:.3f} bpp)")
+    short = too_small(image.shape, options, params)
+    if short:
+        raise DataError(short)
     if "lam" in opts:
         lam0 = float(opts["lam"])
     else:
