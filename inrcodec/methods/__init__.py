@@ -136,15 +136,16 @@ class Method(Protocol):
 
 AUTO = "auto"
 # What ``auto`` falls back to where the grid's networks alone would fill the budget (small images:
-# on a 40x56 crop they take about 2.4 bpp); COIN's smallest network is a few hundred bits.
+# on a 40x56 crop they take about 2.7 bpp); COIN's smallest network is a few hundred bits.
 _FALLBACK = "coin"
 
 
 def choose(options: EncodeOptions, shape: tuple[int, ...]) -> str:
     """The method an encode of an image of ``shape`` (H, W, C) runs: ``options.method``, or for
     ``auto`` (the default since 2026-12-06) the latent grid, the best of our methods at each rate
-    where several were run on Kodak (0.1-0.6 bpp), unless the budget leaves it no room for latents on so small an
-    image; then COIN. A rule, not a measurement of where COIN starts to win."""
+    where several were run on Kodak (0.1-0.6 bpp), unless the budget leaves it no room for
+    latents on so small an image; then COIN. A rule, not a measurement of where COIN starts to
+    win."""
     if options.method != AUTO:
         return options.method
     grid = get("grid")
