@@ -155,7 +155,7 @@ def test_a_budget_below_the_networks_is_refused(small_image):
                                      {"lam": -1.0}, {"lr": 0.0}, {"coarse": 0.9}, {"lr_latents": float("nan")}, {"colour": 1},
                                      {"rate_rows": 0.0}, {"rate_rows": 1.5}, {"control_trend": -1.0},
                                      {"control_trend": 5.0}, {"control_integral": -0.1},
-                                     {"control_integral": 3.0}])
+                                     {"control_integral": 3.0}, {"rate_lead": -0.1}, {"rate_lead": 0.6}])
 def test_bad_options(options):
     with pytest.raises(OptionError):
         grid.check_options(EncodeOptions(method="grid", method_options=options))
@@ -268,8 +268,8 @@ def test_with_a_trend_the_controller_corrects_on_the_rate_extrapolated_from_its_
     h, w, c = image.shape
     steps = {}
     for trend in (0.0, 1.0):
-        params, sched = settings(EncodeOptions(bpp=2.0, method="grid", method_options={"control_trend": trend}),
-                                 image.shape)
+        opts = {"control_trend": trend, "rate_lead": 0.0}
+        params, sched = settings(EncodeOptions(bpp=2.0, method="grid", method_options=opts), image.shape)
         fit = _Fit(GridModel(params, h, w, c, 0, "cpu", sched["arm_init"]), image, sched, 1e-3, 2.0 * h * w, 500.0,
                    "cpu")
         est = fit.estimate()
@@ -289,8 +289,8 @@ def test_the_integral_term_adds_the_errors_summed_from_half_way_on(kodim23):
 
     image = np.ascontiguousarray(kodim23[100:164, 200:264])
     h, w, c = image.shape
-    params, sched = settings(EncodeOptions(bpp=2.0, method="grid", method_options={"control_integral": 0.5}),
-                             image.shape)
+    opts = {"control_integral": 0.5, "rate_lead": 0.0}
+    params, sched = settings(EncodeOptions(bpp=2.0, method="grid", method_options=opts), image.shape)
     fit = _Fit(GridModel(params, h, w, c, 0, "cpu", sched["arm_init"]), image, sched, 1e-3, 2.0 * h * w, 500.0, "cpu")
     fit.overhead_bpp = 0.0  # as if measured: no stream is built at half-way
     est = fit.estimate()
@@ -335,3 +335,29 @@ def test_pretraining_on_two_images_gives_one_set_of_networks_a_fit_can_start_fro
     assert given.details["init"] == "given"
     with pytest.raises(ValueError):
         grid_init.pretrain([], bpp=1.5, steps=20)
+
+
+def test_with_a_lead_the_controller_aims_above_the_target_early_and_at_it_at_the_end(kodim23):
+    from inrcodec.methods.grid_encode import _CONTROL_FROM, _Fit
+    from inrcodec.methods.grid_model import GridModel
+
+    image = np.ascontiguousarray(kodim23[100:164, 200:264])
+    h, w, c = image.shape
+    params, sched = settings(EncodeOptions(bpp=2.0, method="grid", method_options={"rate_lead": 0.1}), image.shape)
+    steps = []
+    for at in (_CONTROL_FROM, 0.6, 1.0):
+        fit = _Fit(GridModel(params, h, w, c, 0, "cpu", sched["arm_init"]), image, sched, 1e-3, 2.0 * h * w, 500.0,
+                   "cpu")
+        fit.overhead_bpp = 0.0  # as if measured: no stream is built
+        fit.latent_target = fit.estimate()  # on target: only the lead moves lambda
+        fit.correct(at)
+        steps.append(math.log(fit.lam / 1e-3))
+    lead = [0.1 * (1 - at) / (1 - _CONTROL_FROM) for at in (_CONTROL_FROM, 0.6, 1.0)]
+    gain = SCHEDULE["control_gain"]
+    assert steps == pytest.approx([-gain * math.log(1 + x) for x in lead], abs=1e-6)
+    assert steps[0] < steps[1] < steps[2] == 0.0  # lambda lowered most at the start, not at all at the end
+
+
+def test_every_structure_trains_with_a_lead():
+    for bpp in (0.3, 0.6):
+        assert settings(EncodeOptions(bpp=bpp, method="grid"), (512, 768, 3))[1]["rate_lead"] == 0.06

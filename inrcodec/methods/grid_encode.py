@@ -66,10 +66,15 @@ DEFAULT_LATENT_LR = 0.1
 # about a third) before the full-size phase; off: +0.2/+0.4 dB on kodim23/12 with the old
 # controller, -0.9 on kodim23 with this one. Training only the networks on frozen rounded
 # latents in the hard phase gained nothing (-0.02 dB on kodim01/12/23, 2026-12-02): not kept.
+# ``rate_lead``: the rate goes on falling after the controller's aim is met (lambda rose while the
+# rate lagged), leaving files 2-4% under the budget; aiming 6% above the target at the first
+# correction, falling linearly to none at the end, used 2.5% more of the budget for +0.13 dB at
+# the same efficiency on kodim23/03/01/13 at -b 0.6 (3300 steps; 12% overshot), and 1.2% more for
+# +0.04 dB on kodim12/23/01 at -b 0.3 (4500 steps; bench/results/grid-study-2026-12-06a.log, -06b.log).
 SCHEDULE: dict[str, float] = {"hard_from": 0.9, "t_start": 0.35, "t_end": 0.08, "arm_init": -2.0,
                               "prior_gain": 0.45, "coarse": 0.0, "control_gain": 0.8, "rate_margin": 0.01,
                               "extra_soft": 1.0, "extra_lr": EXTRA_LR, "rate_rows": 1.0, "control_trend": 0.0,
-                              "hard_rate_soft": 0.0, "control_integral": 0.0}
+                              "hard_rate_soft": 0.0, "control_integral": 0.0, "rate_lead": 0.06}
 # At high rates the default grids run out of capacity (kodim23, 2,000 steps: 34.04 dB at 0.48 bpp
 # for lambda 5e-6 and 2e-5 alike), and a full-size grid taken as 2x2 blocks holds more; its
 # lambda sits about 3x higher, so it starts from 1.4x the JPEG2000 slope (0.45x stayed over the
@@ -174,7 +179,8 @@ def check_grid_options(options: EncodeOptions) -> None:
                           "prior_gain": (0.01, 100), "coarse": (0, 0.8),
                           "control_gain": (0, 2), "rate_margin": (0, 0.5), "extra_soft": (0, 1), "extra_lr": (1e-4, 1),
                           "rate_rows": (0.05, 1), "control_trend": (0, 4),
-                          "hard_rate_soft": (0, 1), "control_integral": (0, 2)}.items():
+                          "hard_rate_soft": (0, 1), "control_integral": (0, 2),
+                          "rate_lead": (0, 0.5)}.items():
         if key in opts and not (math.isfinite(opts[key]) and lo <= opts[key] <= hi):
             raise OptionError(f"grid option {key} must be in [{lo}, {hi}], got {opts[key]}")
     lam = opts.get("lam")
@@ -398,8 +404,9 @@ class _Fit:
             return float(self.model.rate(self.model.quantized("hard", 0.1)))
 
     def correct(self, at: float, ticks: int = _CONTROL_TICKS, start: float = _CONTROL_FROM,
-                max_step: float = _CONTROL_MAX_STEP, integrate: bool = True) -> None:
-        """One lambda correction when ``at`` (progress in [0, 1]) enters a new tick."""
+                max_step: float = _CONTROL_MAX_STEP, training: bool = True) -> None:
+        """One lambda correction when ``at`` (progress in [0, 1]) enters a new tick (``training``:
+        of the training run, where the lead and the integral apply; else of an extra round)."""
         tick = int(at * ticks)
         if self.latent_target is None or at < start or tick == self.tick:
             return
@@ -415,10 +422,13 @@ class _Fit:
         log_est = math.log(max(est, 1.0))
         ahead = log_est + (self.sched["control_trend"] * (log_est - self.last_est) if self.last_est is not None else 0.0)
         self.last_est = log_est
-        error = ahead - math.log(max(self.latent_target, 1.0))
+        # rate_lead > 0: aim that fraction above the target at the controller's first tick, falling
+        # linearly to none at the end, as the rate goes on falling late in a run at a steady lambda
+        lead = self.sched["rate_lead"] * max(0.0, 1 - at) / (1 - start) if training else 0.0
+        error = ahead - math.log(max(self.latent_target * (1 + lead), 1.0))
         # control_integral > 0: also the sum of the errors since half-way, against the rate's
         # steady drift down at a constant lambda; not earlier, where the start's excess would wind it up
-        if integrate and at >= _CALIBRATE_AT:
+        if training and at >= _CALIBRATE_AT:
             self.integral += error
         step = self.sched["control_gain"] * error + self.sched["control_integral"] * self.integral
         self.lam *= math.exp(min(max_step, max(-max_step, step)))
@@ -441,7 +451,7 @@ class _Fit:
         if extra_round is None:
             self.correct(progress)
         else:
-            self.correct(extra_round, ticks=10, start=0.1, max_step=_EXTRA_MAX_STEP, integrate=False)
+            self.correct(extra_round, ticks=10, start=0.1, max_step=_EXTRA_MAX_STEP, training=False)
         return torch.mean((x - (self.target_coarse if coarse else self.target)) ** 2) + self.lam * bits / self.pixels
 
     def score(self) -> float:
