@@ -87,6 +87,7 @@ VARIANTS: dict[str, dict] = {
     "lead06": {"rate_lead": 0.06},  # aim 6% above the target at the first tick, falling to none at the end
     "lead12": {"rate_lead": 0.12},
     "base-1206": {},  # the defaults again, under a key the study has not run (2026-12-06)
+    "nolead": {"rate_lead": 0.0},  # the controller without the lead (the default until 2026-12-06)
     "hrs": {"hard_rate_soft": 1.0},  # hard phase: distortion on rounded latents, the rate on the soft relaxation
     "arm12": {"arm_width": 12},  # a wider ARM: on fixed 0.3-bpp latents 8x16 took 4-6% fewer bits than 8x8
     "arm16": {"arm_width": 16},  # (bench/grid_context_probe.py --sizes, 2026-12-03)
