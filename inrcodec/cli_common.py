@@ -3,6 +3,7 @@ inputs with JSON lines and a summary, output paths, plain-text values."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -83,12 +84,28 @@ def each(inputs: list[str], outputs: list[str] | None, force: bool, quiet: bool,
                 sys.stdout.write(json.dumps({"input": inp, "output": out, "error": known[0]}) + "\n")
             continue
         if as_json:
-            sys.stdout.write(json.dumps(summary, allow_nan=False) + "\n")
+            sys.stdout.write(json_line(summary))
     if len(inputs) > 1 and not quiet:
         sys.stderr.write(f"{verb} {len(inputs) - failed} of {len(inputs)} inputs" +
                          (f"; {failed} failed\n" if failed else "\n"))
     if failed:
         raise typer.Exit(1)
+
+
+def _finite(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    return v
+
+
+def json_line(summary: dict[str, Any]) -> str:
+    """One line of strict JSON; a value that is not a finite number (the PSNR of an image decoded
+    without error is infinite) is null."""
+    return json.dumps(_finite(summary), allow_nan=False) + "\n"
 
 
 def text(v: Any) -> str:

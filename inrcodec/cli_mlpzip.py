@@ -6,7 +6,6 @@ stdout, no overwrite without ``--force``, never a partial output file.
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from .cli_common import each, outputs, run, text
+from .cli_common import each, json_line, outputs, run, text
 from .errors import OptionError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -43,7 +42,7 @@ def _read_model(inp: str) -> tuple[Any, list, str]:
 
 def _emit(as_json: bool, quiet: bool, summary: dict[str, Any], text: str) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(summary, allow_nan=False) + "\n")
+        sys.stdout.write(json_line(summary))
     else:
         _say(quiet, text)
 

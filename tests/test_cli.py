@@ -321,3 +321,10 @@ def test_qat_from_the_command_line(capsys, png, tmp_path):
     assert summary["method"] == "qat" and summary["tensor_bits"][2:4] == [3, 16]
     rc, _, err = cli(capsys, "encode", png, "--method", "qat", "--uniform-bits", "--steps", "5")
     assert rc == 2 and "qat takes no option uniform_bits" in one_error_line(err)
+
+
+def test_json_lines_are_strict_json_with_null_for_an_infinite_psnr():
+    from inrcodec.cli_common import json_line
+
+    line = json_line({"psnr": float("inf"), "details": {"x": [1.0, float("nan")]}, "bytes": 3})
+    assert line == '{"psnr": null, "details": {"x": [1.0, null]}, "bytes": 3}\n'
