@@ -1,6 +1,8 @@
 """One QAT setting on a few Kodak images through the codec's own encoder (issue 9): the learning
-rate (``--lr``, ``--qat-lr-scale``), the pixels per step (``--batch``: siren_fit.BATCH_PIXELS)
-or torch.compile (``--compile 0|1``), at an effort preset; ``--seed`` for the spread. Run one process per setting and
+rate (``--lr``, ``--qat-lr-scale``), the pixels per step (``--batch``: siren_fit.BATCH_PIXELS),
+torch.compile (``--compile 0|1``) or the planner's coded bits per 8-bit weight under the L1
+penalty (``--l1-bits-saved``: qat.L1_BITS_SAVED), at an effort preset or ``--steps``; ``--seed``
+for the spread. Run one process per setting and
 compare the JSON lines per image (same images, same preset, same threads).
 
     python bench/qat_sweep.py --images kodim01,kodim05 --rate 0.3 --effort normal --lr 2e-3 \
@@ -26,7 +28,7 @@ from inrcodec import siren_fit  # noqa: E402
 from inrcodec.datasets import kodak  # noqa: E402
 from inrcodec.encoder import encode  # noqa: E402
 from inrcodec.images import decode_image_bytes  # noqa: E402
-from inrcodec.methods import EncodeOptions  # noqa: E402
+from inrcodec.methods import EncodeOptions, qat  # noqa: E402
 
 
 def main() -> None:
@@ -39,6 +41,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--compile", type=int, choices=(0, 1), default=None)
     ap.add_argument("--seed", type=int, default=0, help="the encoder's seed (run-to-run spread)")
+    ap.add_argument("--steps", type=int, default=None, help="a fixed step count instead of the effort's time")
+    ap.add_argument("--l1-bits-saved", type=float, default=None)
     ap.add_argument("--label", required=True)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--data-dir", default="../shared/data/kodak")
@@ -47,6 +51,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     if args.batch:
         siren_fit.BATCH_PIXELS = args.batch
+    if args.l1_bits_saved is not None:
+        qat.L1_BITS_SAVED = args.l1_bits_saved
     knobs = {k: v for k, v in (("lr", args.lr), ("qat_lr_scale", args.qat_lr_scale)) if v is not None}
     if args.compile is not None:
         knobs["compile"] = bool(args.compile)
@@ -54,8 +60,9 @@ def main() -> None:
         image = decode_image_bytes(kodak(args.data_dir, names=[name])[0].read_bytes(), name)
         t0 = time.perf_counter()
         res = encode(image, EncodeOptions(bpp=args.rate, method="qat", effort=args.effort, seed=args.seed,
-                                          method_options=knobs))
+                                          steps=args.steps, method_options=knobs))
         record = {"image": name, "label": args.label, "rate": args.rate, "effort": args.effort, "seed": args.seed, **knobs,
+                  "fixed_steps": args.steps, "l1_bits_saved": qat.L1_BITS_SAVED,
                   "batch": siren_fit.BATCH_PIXELS, "bpp": round(res.bpp, 4), "psnr": round(res.psnr, 3),
                   "steps": res.steps, "best_step": res.best_step, "config": res.config,
                   "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(["python"] + sys.argv),
