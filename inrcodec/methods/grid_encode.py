@@ -130,7 +130,8 @@ def settings(options: EncodeOptions, shape: tuple[int, ...] | None = None) -> tu
     """The grid parameters and schedule of an encode: the defaults, or the high-rate ones for an
     image of ``shape`` (H, W, C) under a budget of at least ``HIGH_RATE_BPP`` where the networks
     take under ``HIGH_RATE_NETWORKS`` of it and the default decoder accepts the stream (unless a
-    lambda or any grid structure is given); then the options given, which win key by key."""
+    lambda or any grid structure is given); then the options given, which win key by key; on an
+    image too small for that many grids, as many as it holds."""
     opts = options.method_options
     base: dict[str, float] = {**DEFAULTS, **SCHEDULE}
     structure = ("levels", "first_level", "upsampling")
@@ -140,7 +141,11 @@ def settings(options: EncodeOptions, shape: tuple[int, ...] | None = None) -> tu
             and _decodable({**DEFAULTS, **{k: int(HIGH_RATE[k]) for k in structure}}, shape)):
         base.update(HIGH_RATE)
     base.update({k: v for k, v in opts.items() if k in base})
-    return {k: int(base[k]) for k in DEFAULTS}, {k: float(base[k]) for k in SCHEDULE}
+    params = {k: int(base[k]) for k in DEFAULTS}
+    side = max(1, min(shape[:2])) if shape is not None else 0
+    if side and params["levels"] > 1 and side < 2 ** (params["first_level"] + params["levels"] - 1):
+        params["levels"] = max(1, min(params["levels"], int(math.log2(side)) - params["first_level"] + 1))
+    return params, {k: float(base[k]) for k in SCHEDULE}
 
 
 def too_small(shape: tuple[int, ...], options: EncodeOptions, params: dict[str, int] | None = None) -> str | None:
@@ -539,8 +544,6 @@ def _trained(image: np.ndarray, options: EncodeOptions, start: list[np.ndarray] 
     opts = dict(options.method_options)
     params, sched = settings(options, image.shape)
     h, w, c = image.shape
-    if min(h, w) < 2 ** (params["first_level"] + params["levels"] - 1) and params["levels"] > 1:
-        params["levels"] = max(1, min(params["levels"], int(math.log2(max(1, min(h, w)))) - params["first_level"] + 1))
     model = GridModel(params, h, w, c, options.seed, options.device, sched["arm_init"])
     init = None
     if start is not None and grid_init.fits(model, start):
