@@ -88,6 +88,11 @@ VARIANTS: dict[str, dict] = {
     "lead12": {"rate_lead": 0.12},
     "base-1206": {},  # the defaults again, under a key the study has not run (2026-12-06)
     "nolead": {"rate_lead": 0.0},  # the controller without the lead (the default until 2026-12-06)
+    # the first lambda at the gain the controller ended at on average (geometric mean of final over
+    # start lambda x prior_gain) in the 24-image benches of 2026-12-02..04: 0.73 at 0.3, 1.01 at 0.15, 1.40 at 0.1
+    "pg073": {"prior_gain": 0.73},
+    "pg100": {"prior_gain": 1.0},
+    "pg140": {"prior_gain": 1.4},
     "hrs": {"hard_rate_soft": 1.0},  # hard phase: distortion on rounded latents, the rate on the soft relaxation
     "arm12": {"arm_width": 12},  # a wider ARM: on fixed 0.3-bpp latents 8x16 took 4-6% fewer bits than 8x8
     "arm16": {"arm_width": 16},  # (bench/grid_context_probe.py --sizes, 2026-12-03)
