@@ -1,8 +1,8 @@
 """One QAT setting on a few Kodak images through the codec's own encoder (issue 9): the learning
-rate (``--lr``, ``--qat-lr-scale``), the pixels per step (``--batch``: siren_fit.BATCH_PIXELS),
-torch.compile (``--compile 0|1``) or the planner's coded bits per 8-bit weight under the L1
-penalty (``--l1-bits-saved``: qat.L1_BITS_SAVED), at an effort preset or ``--steps``; ``--seed``
-for the spread. Run one process per setting and
+rate (``--lr``, ``--qat-lr-scale``), the pixels per step (``--batch``: qat.BATCH_PIXELS),
+torch.compile (``--compile 0|1``), the L1 penalty's weight per step (``--l1``) or the planner's
+coded bits per 8-bit weight under the L1 penalty (``--l1-bits-saved``: qat.L1_BITS_SAVED), at an
+effort preset or ``--steps``; ``--seed`` for the spread. Run one process per setting and
 compare the JSON lines per image (same images, same preset, same threads).
 
     python bench/qat_sweep.py --images kodim01,kodim05 --rate 0.3 --effort normal --lr 2e-3 \
@@ -24,7 +24,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inrcodec import siren_fit  # noqa: E402
 from inrcodec.datasets import kodak  # noqa: E402
 from inrcodec.encoder import encode  # noqa: E402
 from inrcodec.images import decode_image_bytes  # noqa: E402
@@ -43,6 +42,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="the encoder's seed (run-to-run spread)")
     ap.add_argument("--steps", type=int, default=None, help="a fixed step count instead of the effort's time")
     ap.add_argument("--l1-bits-saved", type=float, default=None)
+    ap.add_argument("--l1", type=float, default=None, help="the L1 weight per step (method option l1)")
     ap.add_argument("--label", required=True)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--data-dir", default="../shared/data/kodak")
@@ -50,10 +50,10 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.batch:
-        siren_fit.BATCH_PIXELS = args.batch
+        qat.BATCH_PIXELS = args.batch
     if args.l1_bits_saved is not None:
         qat.L1_BITS_SAVED = args.l1_bits_saved
-    knobs = {k: v for k, v in (("lr", args.lr), ("qat_lr_scale", args.qat_lr_scale)) if v is not None}
+    knobs = {k: v for k, v in (("lr", args.lr), ("qat_lr_scale", args.qat_lr_scale), ("l1", args.l1)) if v is not None}
     if args.compile is not None:
         knobs["compile"] = bool(args.compile)
     for name in args.images.split(","):
@@ -63,7 +63,7 @@ def main() -> None:
                                           steps=args.steps, method_options=knobs))
         record = {"image": name, "label": args.label, "rate": args.rate, "effort": args.effort, "seed": args.seed, **knobs,
                   "fixed_steps": args.steps, "l1_bits_saved": qat.L1_BITS_SAVED,
-                  "batch": siren_fit.BATCH_PIXELS, "bpp": round(res.bpp, 4), "psnr": round(res.psnr, 3),
+                  "batch": qat.BATCH_PIXELS, "bpp": round(res.bpp, 4), "psnr": round(res.psnr, 3),
                   "steps": res.steps, "best_step": res.best_step, "config": res.config,
                   "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(["python"] + sys.argv),
                   "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",

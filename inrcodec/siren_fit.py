@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 
 
 def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed: int = 0, device: str = "cpu",
-        compile: bool | None = None, init: list[np.ndarray] | None = None, l1: float = 0.0):
-    """Fit ``config`` to an (H, W, C) uint8 image with random pixel mini-batches and Adam
-    (from SIREN's initialization, or from the float tensors ``init`` to continue a fit),
-    minimizing MSE plus ``l1`` times the sum of absolute parameters.
+        compile: bool | None = None, init: list[np.ndarray] | None = None, l1: float = 0.0,
+        batch: int | None = None):
+    """Fit ``config`` to an (H, W, C) uint8 image with random mini-batches of ``batch`` pixels
+    (default ``BATCH_PIXELS``) and Adam (from SIREN's initialization, or from the float tensors
+    ``init`` to continue a fit), minimizing MSE plus ``l1`` times the sum of absolute parameters.
 
     ``loop`` is a :class:`inrcodec.train.LoopOptions`. Snapshots are scored by the PSNR of the
     network quantized at ``eval_bits`` (what the decoder sees); returns the loop's result,
@@ -43,7 +44,7 @@ def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed
         model = Siren(padded).to(dev)
         model.load_tensors(start)
     evaluator = Siren(config).to(dev)
-    batches = pixel_batches(image, dev, gen, config)
+    batches = pixel_batches(image, dev, gen, config, batch)
     forward = torch.compile(model.body) if worth_compiling(loop, compile) else model.body
     opt = torch.optim.Adam(model.parameters(), lr=loop.lr)
 
@@ -164,12 +165,13 @@ def l1_norm(tensors) -> "torch.Tensor":
     return sum(t.abs().sum() for t in tensors)
 
 
-def pixel_batches(image: np.ndarray, device, generator, config: SirenConfig | None = None):
+def pixel_batches(image: np.ndarray, device, generator, config: SirenConfig | None = None,
+                  batch: int | None = None):
     """A function returning random mini-batches of (network inputs, colours in [0, 1]) of
-    ``image``, BATCH_PIXELS pixels each (or all of a smaller image), drawn from ``generator``. The
-    inputs are what ``Siren(config).body`` reads: the coordinates, or with Fourier features
-    those too, precomputed for images of up to 4M pixels (at most 400 MB for 16 frequencies;
-    beyond that computed per batch)."""
+    ``image``, ``batch`` pixels each (default BATCH_PIXELS; all of a smaller image), drawn from
+    ``generator``. The inputs are what ``Siren(config).body`` reads: the coordinates, or with
+    Fourier features those too, precomputed for images of up to 4M pixels (at most 400 MB for 16
+    frequencies; beyond that computed per batch)."""
     import torch
 
     from .siren import coordinate_grid, fourier_inputs
@@ -178,7 +180,7 @@ def pixel_batches(image: np.ndarray, device, generator, config: SirenConfig | No
     coords = coordinate_grid(height, width).to(device)
     target = torch.from_numpy(image.reshape(-1, channels).astype(np.float32) / 255.0).to(device)
     n_pixels = coords.shape[0]
-    batch = min(BATCH_PIXELS, n_pixels)
+    batch = min(batch or BATCH_PIXELS, n_pixels)
     freqs = config.frequencies if config is not None else 0
 
     def features(c: torch.Tensor) -> torch.Tensor:

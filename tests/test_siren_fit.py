@@ -21,6 +21,15 @@ def test_batches_hold_the_inputs_the_network_reads(small_image):
         assert torch.equal(colours[idx], target[:20])
 
 
+def test_batches_take_the_size_asked_for_up_to_the_image(small_image):
+    h, w, _ = small_image.shape
+    cfg = SirenConfig(2, 4, frequencies=3)
+    for batch, rows in ((100, 100), (h * w + 1, h * w), (None, min(siren_fit.BATCH_PIXELS, h * w))):
+        draw = siren_fit.pixel_batches(small_image, torch.device("cpu"), torch.Generator().manual_seed(0), cfg, batch)
+        inputs, target = draw()
+        assert inputs.shape == (rows, cfg.inputs) and target.shape == (rows, 3)
+
+
 def test_l1_norm_sums_absolute_values():
     ts = [torch.tensor([1.0, -2.0]), torch.tensor([[-0.5]])]
     assert float(siren_fit.l1_norm(ts)) == 3.5

@@ -47,12 +47,20 @@ L1_BITS_SAVED = 1.0
 # Below this planned width the default falls back to the plain SIREN (a guess, not measured:
 # the features' first layer, 2 + 4F inputs wide, would take most of a small budget).
 MIN_FOURIER_WIDTH = 16
+# Pixels per training step, both phases: 8,192 at twice the steps of 16,384 (the same pixel
+# evaluations and about the same time: bench/results/qat-sweep-2026-12-06b.log, -06c.log) gave,
+# on kodim01/23/05/12, +0.38 dB at 3.7% less rate at -b 0.6 (4x94, 10,000 against 5,000 steps;
+# +0.17 to +0.61, each file smaller), +0.20 dB at 2.5% less at -b 0.3 (4x63; +0.14 to +0.27) and
+# +0.14 dB at -b 0.15 (4x41; +0.06 to +0.21); 4,096 x 20,000 was mixed at 0.6 (kodim05 -0.26
+# against 16,384). COIN and MCNC keep siren_fit's 16,384 (not measured there).
+BATCH_PIXELS = 8192
 # A network that trains fewer steps than this within the effort's time is narrowed (the file then
 # comes out under the budget): at the fast preset (60 s, one thread) on 24 Kodak images, 4x94 at
 # 0.6 bpp trained 588 steps to 27.36 dB, 4x138 at 1.2 bpp 350 steps to 26.84 (bench/results/kodak).
 # With it, four images at 1.2: 26.44 dB at 0.87 bpp against 26.32 at 1.19; at 0.6 unchanged
-# (bench/results/qat-time-cap, README).
-MIN_TRAINING_STEPS = 450
+# (bench/results/qat-time-cap, README). Those were 16,384-pixel steps: the same pixel evaluations
+# at BATCH_PIXELS.
+MIN_TRAINING_STEPS = 450 * 16384 // BATCH_PIXELS
 QAT_LR_SCALE = 0.25  # the quantization-aware phase's learning rate, as a fraction of the float phase's
 # Schedule of the two phases, measured on kodim23 at 0.3 bpp, 1250 steps (Fourier network): no
 # warm-up +0.27 dB, and a float phase whose cosine ends at half the rate (the QAT phase goes on
@@ -128,7 +136,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
         seconds = min(train.EFFORT_SECONDS[options.effort], options.time_limit or math.inf)
         config = siren_fit.cap_for_time(config, seconds, MIN_TRAINING_STEPS, options.device,
                                         min(config.width, MIN_FOURIER_WIDTH),
-                                        min(siren_fit.BATCH_PIXELS, height * width))
+                                        min(BATCH_PIXELS, height * width))
         if config != planned:
             warnings.append(f"a {planned.describe()} network would train fewer than {MIN_TRAINING_STEPS} steps in "
                             f"{seconds:.0f} s on this machine: used {config.describe()}, under the budget "
@@ -144,7 +152,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
                              on_progress=train.phase_progress(options.on_progress, steps_after=later,
                                                               seconds_after=budget if later is None else None))
     float_fit = siren_fit.fit(image, config, [16] * len(tb), loop, options.seed, options.device, opts.get("compile"),
-                              l1=l1)
+                              l1=l1, batch=BATCH_PIXELS)
     spent = float_fit.seconds
     qat_loop = dataclasses.replace(loop, lr=lr * opts.get("qat_lr_scale", QAT_LR_SCALE), cosine_span=1.0,
                                    steps=later, time_limit=None if options.time_limit is None
@@ -286,7 +294,7 @@ def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: 
 
     quantizers = torch.nn.ModuleList(SoftQuantizer(t, b) for t, b in zip(trimmed(), bits)).to(dev)
     evaluator = Siren(config).to(dev)  # the hard-quantized network, for scoring snapshots
-    batches = siren_fit.pixel_batches(image, dev, torch.Generator().manual_seed(seed + 1), config)
+    batches = siren_fit.pixel_batches(image, dev, torch.Generator().manual_seed(seed + 1), config, BATCH_PIXELS)
     module = torch.nn.ModuleDict({"model": model, "quantizers": quantizers})
     opt = torch.optim.Adam(module.parameters(), lr=loop.lr)
 
