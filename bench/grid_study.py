@@ -25,6 +25,7 @@ VARIANTS: dict[str, dict] = {
     "base": {},  # the defaults of the time (recorded with each run)
     "fl1": {"first_level": 1, "levels": 6},
     "res1": {"res_convs": 1},
+    "res2": {"res_convs": 2},  # two 3x3 residual convolutions (Cool-chic's lop has two)
     "w8": {"syn_width": 8},
     "ctx12": {"context": 12, "arm_width": 12},
     "bicubic": {"upsampling": 1},
@@ -93,6 +94,8 @@ VARIANTS: dict[str, dict] = {
     "pg073": {"prior_gain": 0.73},
     "pg100": {"prior_gain": 1.0},
     "pg140": {"prior_gain": 1.4},
+    # "resize-bicubic" records come from bench/grid_resize_probe.py: the defaults with the coarse grids'
+    # interpolation patched from bilinear to bicubic in its process (no format mode)
     "hrs": {"hard_rate_soft": 1.0},  # hard phase: distortion on rounded latents, the rate on the soft relaxation
     "arm12": {"arm_width": 12},  # a wider ARM: on fixed 0.3-bpp latents 8x16 took 4-6% fewer bits than 8x8
     "arm16": {"arm_width": 16},  # (bench/grid_context_probe.py --sizes, 2026-12-03)
