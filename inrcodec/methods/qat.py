@@ -54,13 +54,13 @@ MIN_FOURIER_WIDTH = 16
 # +0.14 dB at -b 0.15 (4x41; +0.06 to +0.21); 4,096 x 20,000 was mixed at 0.6 (kodim05 -0.26
 # against 16,384). COIN and MCNC keep siren_fit's 16,384 (not measured there).
 BATCH_PIXELS = 8192
-# A network that trains fewer steps than this within the effort's time is narrowed (the file then
+# A network that trains fewer pixels than this within the effort's time is narrowed (the file then
 # comes out under the budget): at the fast preset (60 s, one thread) on 24 Kodak images, 4x94 at
 # 0.6 bpp trained 588 steps to 27.36 dB, 4x138 at 1.2 bpp 350 steps to 26.84 (bench/results/kodak).
 # With it, four images at 1.2: 26.44 dB at 0.87 bpp against 26.32 at 1.19; at 0.6 unchanged
-# (bench/results/qat-time-cap, README). Those were 16,384-pixel steps: the same pixel evaluations
-# at BATCH_PIXELS.
-MIN_TRAINING_STEPS = 450 * 16384 // BATCH_PIXELS
+# (bench/results/qat-time-cap, README). Counted in pixels (450 steps of 16,384), so that the
+# minimum follows BATCH_PIXELS wherever that is set.
+MIN_TRAINING_PIXELS = 450 * 16384
 QAT_LR_SCALE = 0.25  # the quantization-aware phase's learning rate, as a fraction of the float phase's
 # Schedule of the two phases, measured on kodim23 at 0.3 bpp, 1250 steps (Fourier network): no
 # warm-up +0.27 dB, and a float phase whose cosine ends at half the rate (the QAT phase goes on
@@ -134,11 +134,12 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
     if options.steps is None and opts.get("arch") is None:
         planned = config
         seconds = min(train.EFFORT_SECONDS[options.effort], options.time_limit or math.inf)
-        config = siren_fit.cap_for_time(config, seconds, MIN_TRAINING_STEPS, options.device,
+        min_steps = MIN_TRAINING_PIXELS // BATCH_PIXELS
+        config = siren_fit.cap_for_time(config, seconds, min_steps, options.device,
                                         min(config.width, MIN_FOURIER_WIDTH),
                                         min(BATCH_PIXELS, height * width))
         if config != planned:
-            warnings.append(f"a {planned.describe()} network would train fewer than {MIN_TRAINING_STEPS} steps in "
+            warnings.append(f"a {planned.describe()} network would train fewer than {min_steps} steps in "
                             f"{seconds:.0f} s on this machine: used {config.describe()}, under the budget "
                             "(a larger effort uses all of it)")
     tb = tensor_bits(config, bits, qb, first)
