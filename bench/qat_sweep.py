@@ -1,9 +1,10 @@
 """One QAT setting on a few Kodak images through the codec's own encoder (issue 9): the learning
 rate (``--lr``, ``--qat-lr-scale``), the pixels per step (``--batch``: qat.BATCH_PIXELS),
-torch.compile (``--compile 0|1``), the L1 penalty's weight per step (``--l1``) or the planner's
+torch.compile (``--compile 0|1``), the weights' depth (``--bits``) and a fixed network (``--arch``,
+e.g. 4x80, with Fourier features), the L1 penalty's weight per step (``--l1``) or the planner's
 coded bits per 8-bit weight under the L1 penalty (``--l1-bits-saved``: qat.L1_BITS_SAVED), at an
-effort preset or ``--steps``; ``--seed`` for the spread. Run one process per setting and
-compare the JSON lines per image (same images, same preset, same threads).
+effort preset or ``--steps``; ``--seed`` for the spread. Run one process per setting and compare
+the JSON lines per image (same images, same preset, same threads).
 
     python bench/qat_sweep.py --images kodim01,kodim05 --rate 0.3 --effort normal --lr 2e-3 \
         --label lr2e-3 --out bench/results/qat-sweep.jsonl
@@ -43,6 +44,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="a fixed step count instead of the effort's time")
     ap.add_argument("--l1-bits-saved", type=float, default=None)
     ap.add_argument("--l1", type=float, default=None, help="the L1 weight per step (method option l1)")
+    ap.add_argument("--bits", type=int, default=None, help="the weights' depth (method option bits; rate control "
+                    "sizes the network for it)")
+    ap.add_argument("--arch", default=None, help="a fixed DEPTHxWIDTH network instead of rate control's")
     ap.add_argument("--label", required=True)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--data-dir", default="../shared/data/kodak")
@@ -53,7 +57,10 @@ def main() -> None:
         qat.BATCH_PIXELS = args.batch
     if args.l1_bits_saved is not None:
         qat.L1_BITS_SAVED = args.l1_bits_saved
-    knobs = {k: v for k, v in (("lr", args.lr), ("qat_lr_scale", args.qat_lr_scale), ("l1", args.l1)) if v is not None}
+    knobs = {k: v for k, v in (("lr", args.lr), ("qat_lr_scale", args.qat_lr_scale), ("l1", args.l1),
+                               ("bits", args.bits)) if v is not None}
+    if args.arch:
+        knobs["arch"] = tuple(int(n) for n in args.arch.lower().split("x"))
     if args.compile is not None:
         knobs["compile"] = bool(args.compile)
     for name in args.images.split(","):
