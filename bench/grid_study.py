@@ -55,6 +55,7 @@ VARIANTS: dict[str, dict] = {
     "ctl-sub-w24": {"upsampling": 2, "syn_width": 24, "control_gain": 0.8, "rate_margin": 0.03},
     "bilinear": {"upsampling": 0},  # over the 2026-12-02 defaults (sub-pixel, controller 0.8 / 3%)
     "w32": {"syn_width": 32},
+    "w48": {"syn_width": 48},  # from -b 0.45 these widen the block grid's synthesis (16 hidden channels per 2x2 pixels)
     "l2": {"syn_layers": 2},
     "s2d": {"upsampling": 3, "first_level": 0, "levels": 7},  # full-size grid as 2x2 blocks
     "s2d-6": {"upsampling": 3, "first_level": 0, "levels": 6},
@@ -88,6 +89,7 @@ VARIANTS: dict[str, dict] = {
     "lead06": {"rate_lead": 0.06},  # aim 6% above the target at the first tick, falling to none at the end
     "lead12": {"rate_lead": 0.12},
     "base-1206": {},  # the defaults again, under a key the study has not run (2026-12-06)
+    "base-1207": {},  # the defaults again, under a key the study has not run (2026-12-07)
     "nolead": {"rate_lead": 0.0},  # the controller without the lead (the default until 2026-12-06)
     # the first lambda at the gain the controller ended at on average (geometric mean of final over
     # start lambda x prior_gain) in the 24-image benches of 2026-12-02..04: 0.73 at 0.3, 1.01 at 0.15, 1.40 at 0.1

@@ -92,15 +92,17 @@ def test_rate_control_fits_the_budget(kodim23):
 def test_the_block_grid_is_the_default_from_the_high_rate_budget():
     def structure(bpp, shape=(512, 768, 3), **opts):
         params, sched = settings(EncodeOptions(bpp=bpp, method="grid", method_options=opts), shape)
-        return params["upsampling"], params["first_level"], params["levels"], sched["prior_gain"], sched["rate_rows"]
+        return (params["upsampling"], params["first_level"], params["levels"], sched["prior_gain"], sched["rate_rows"],
+                params["syn_width"])
 
     assert structure(HIGH_RATE_BPP * 0.99) == (DEFAULTS["upsampling"], DEFAULTS["first_level"], DEFAULTS["levels"],
-                                               SCHEDULE["prior_gain"], 1.0)
+                                               SCHEDULE["prior_gain"], 1.0, DEFAULTS["syn_width"])
     high = (HIGH_RATE["upsampling"], HIGH_RATE["first_level"], HIGH_RATE["levels"], HIGH_RATE["prior_gain"],
-            HIGH_RATE["rate_rows"])
-    assert structure(HIGH_RATE_BPP) == high == (3, 0, 7, 1.4, 0.25)
-    assert structure(1.0, prior_gain=2.0) == high[:3] + (2.0, 0.25)  # options win key by key
+            HIGH_RATE["rate_rows"], HIGH_RATE["syn_width"])
+    assert structure(HIGH_RATE_BPP) == high == (3, 0, 7, 1.4, 0.25, 32)
+    assert structure(1.0, prior_gain=2.0) == high[:3] + (2.0, 0.25, 32)  # options win key by key
     assert structure(1.0, rate_rows=1.0)[4] == 1.0
+    assert structure(1.0, syn_width=16)[5] == 16
     assert structure(1.0, upsampling=2)[:3] == (2, DEFAULTS["first_level"], DEFAULTS["levels"])  # a given structure: no preset
     assert structure(1.0, lam=1e-4)[0] == DEFAULTS["upsampling"]
     assert structure(1.0, shape=(96, 128, 3))[0] == DEFAULTS["upsampling"]  # the networks take half the budget

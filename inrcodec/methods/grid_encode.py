@@ -91,7 +91,13 @@ HIGH_RATE_NETWORKS = 0.1
 # (kodim01/03/09/13/20/23, 2026-12-04, bench/results/grid-study-2026-12-04b.log, -04c.log).
 # A quarter of its rows gave another +0.13 dB on average, each of kodim23/20/09/03 (14-27% more
 # steps); an eighth was no better (-0.34 dB on kodim23, bench/results/grid-study-2026-12-04f.log, -04g.log).
-HIGH_RATE: dict[str, float] = {"levels": 7, "first_level": 0, "upsampling": 3, "prior_gain": 1.4, "rate_rows": 0.25}
+# Its synthesis has 32 hidden channels where the default has 16: at 16 a half-size position (2x2
+# pixels) had as many as Cool-chic gives one pixel. At 3300 steps on kodim23 / kodim03 at -b 0.6:
+# +0.20 / +0.51 dB closer to JPEG2000 at each file's rate, 48 channels +0.41 / +0.04, for 3 and 10 ms
+# more a step (2026-12-07, bench/results/grid-study-2026-12-07a.log, grid-speed-2026-12-07.log);
+# at the normal effort, back to back with 16 on kodim23/03/01/20: see grid-study-2026-12-07b.log.
+HIGH_RATE: dict[str, float] = {"levels": 7, "first_level": 0, "upsampling": 3, "syn_width": 32, "prior_gain": 1.4,
+                               "rate_rows": 0.25}
 _OPTION_KEYS = set(DEFAULTS) | set(SCHEDULE) | {"lam", "lr", "lr_latents"}
 _RATE_EXPONENT = 0.56  # bpp goes about as lambda^-0.56 (Cool-chic's published lambda-rate pairs)
 _CONTROL_TICKS = 20  # lambda corrections per run (the rate answers lambda only after many steps)
@@ -135,10 +141,11 @@ def settings(options: EncodeOptions, shape: tuple[int, ...] | None = None) -> tu
     opts = options.method_options
     base: dict[str, float] = {**DEFAULTS, **SCHEDULE}
     structure = ("levels", "first_level", "upsampling")
+    high = {**DEFAULTS, **{k: int(v) for k, v in HIGH_RATE.items() if k in DEFAULTS}}
     if (shape is not None and options.bpp is not None and options.bpp >= HIGH_RATE_BPP and "lam" not in opts
             and not any(k in opts for k in structure)
-            and overhead_bits(DEFAULTS, shape[2]) < HIGH_RATE_NETWORKS * options.bpp * shape[0] * shape[1]
-            and _decodable({**DEFAULTS, **{k: int(HIGH_RATE[k]) for k in structure}}, shape)):
+            and overhead_bits(high, shape[2]) < HIGH_RATE_NETWORKS * options.bpp * shape[0] * shape[1]
+            and _decodable(high, shape)):
         base.update(HIGH_RATE)
     base.update({k: v for k, v in opts.items() if k in base})
     params = {k: int(base[k]) for k in DEFAULTS}
