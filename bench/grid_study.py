@@ -54,6 +54,7 @@ VARIANTS: dict[str, dict] = {
     "ctl-sub-c50": {"upsampling": 2, "coarse": 0.5, "control_gain": 0.8, "rate_margin": 0.03},
     "ctl-sub-w24": {"upsampling": 2, "syn_width": 24, "control_gain": 0.8, "rate_margin": 0.03},
     "bilinear": {"upsampling": 0},  # over the 2026-12-02 defaults (sub-pixel, controller 0.8 / 3%)
+    "w16": {"syn_width": 16},  # the block grid's width until 2026-12-07 (HIGH_RATE has 32 since)
     "w32": {"syn_width": 32},
     "w48": {"syn_width": 48},  # from -b 0.45 these widen the block grid's synthesis (16 hidden channels per 2x2 pixels)
     "l2": {"syn_layers": 2},
