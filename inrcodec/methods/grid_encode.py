@@ -95,7 +95,8 @@ HIGH_RATE_NETWORKS = 0.1
 # pixels) had as many as Cool-chic gives one pixel. At 3300 steps on kodim23 / kodim03 at -b 0.6:
 # +0.20 / +0.51 dB closer to JPEG2000 at each file's rate, 48 channels +0.41 / +0.04, for 3 and 10 ms
 # more a step (2026-12-07, bench/results/grid-study-2026-12-07a.log, grid-speed-2026-12-07.log);
-# at the normal effort, back to back with 16 on kodim23/03/01/20: see grid-study-2026-12-07b.log.
+# At the normal effort, back to back with 16 on eight images: +0.13 dB on average (-0.12 to +0.33),
+# seven closer, 0-10% fewer steps (grid-study-2026-12-07b.log, -07c.log).
 HIGH_RATE: dict[str, float] = {"levels": 7, "first_level": 0, "upsampling": 3, "syn_width": 32, "prior_gain": 1.4,
                                "rate_rows": 0.25}
 _OPTION_KEYS = set(DEFAULTS) | set(SCHEDULE) | {"lam", "lr", "lr_latents"}
