@@ -103,6 +103,9 @@ def test_the_block_grid_is_the_default_from_the_high_rate_budget():
     assert structure(1.0, prior_gain=2.0) == high[:3] + (2.0, 0.25, 32)  # options win key by key
     assert structure(1.0, rate_rows=1.0)[4] == 1.0
     assert structure(1.0, syn_width=16)[5] == 16
+    # where the wider synthesis would take over a tenth of the budget, the block grid keeps the default width
+    assert structure(0.6, shape=(321, 481, 3))[::5] == (3, DEFAULTS["syn_width"])
+    assert structure(1.0, shape=(321, 481, 3))[::5] == (3, 32)
     assert structure(1.0, upsampling=2)[:3] == (2, DEFAULTS["first_level"], DEFAULTS["levels"])  # a given structure: no preset
     assert structure(1.0, lam=1e-4)[0] == DEFAULTS["upsampling"]
     assert structure(1.0, shape=(96, 128, 3))[0] == DEFAULTS["upsampling"]  # the networks take half the budget

@@ -137,17 +137,22 @@ def settings(options: EncodeOptions, shape: tuple[int, ...] | None = None) -> tu
     """The grid parameters and schedule of an encode: the defaults, or the high-rate ones for an
     image of ``shape`` (H, W, C) under a budget of at least ``HIGH_RATE_BPP`` where the networks
     take under ``HIGH_RATE_NETWORKS`` of it and the default decoder accepts the stream (unless a
-    lambda or any grid structure is given); then the options given, which win key by key; on an
-    image too small for that many grids, as many as it holds."""
+    lambda or any grid structure is given), with the default synthesis width where the high-rate
+    one would pass that share; then the options given, which win key by key; on an image too
+    small for that many grids, as many as it holds."""
     opts = options.method_options
     base: dict[str, float] = {**DEFAULTS, **SCHEDULE}
     structure = ("levels", "first_level", "upsampling")
     high = {**DEFAULTS, **{k: int(v) for k, v in HIGH_RATE.items() if k in DEFAULTS}}
+    narrow = {**high, "syn_width": DEFAULTS["syn_width"]}  # the block grid as measured before 2026-12-07
+    networks_limit = HIGH_RATE_NETWORKS * (options.bpp or 0.0) * (shape[0] * shape[1] if shape else 0)
     if (shape is not None and options.bpp is not None and options.bpp >= HIGH_RATE_BPP and "lam" not in opts
             and not any(k in opts for k in structure)
-            and overhead_bits(high, shape[2]) < HIGH_RATE_NETWORKS * options.bpp * shape[0] * shape[1]
-            and _decodable(high, shape)):
+            and overhead_bits(narrow, shape[2]) < networks_limit and _decodable(narrow, shape)):
         base.update(HIGH_RATE)
+        # a 481x321 photo at -b 0.6 keeps 16 channels: 32 would take 6.5% of its budget, not measured there
+        if overhead_bits(high, shape[2]) >= networks_limit or not _decodable(high, shape):
+            base["syn_width"] = DEFAULTS["syn_width"]
     base.update({k: v for k, v in opts.items() if k in base})
     params = {k: int(base[k]) for k in DEFAULTS}
     side = max(1, min(shape[:2])) if shape is not None else 0
