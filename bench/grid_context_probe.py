@@ -116,7 +116,8 @@ def main() -> None:
         start = [torch.from_numpy(t) for t in tensors[n_net - 6:n_net]] if args.warm else None
         pixels = opened.stream.width * opened.stream.height
         n, width = params["context"], params["arm_width"]
-        plain = fit_bits(*contexts(grids, n), width, args.steps, start=start, lr=args.lr) / pixels
+        spatial = contexts(grids, n)
+        plain = fit_bits(*spatial, width, args.steps, start=start, lr=args.lr) / pixels
         if args.sizes:
             row = {"stream": Path(path).name, f"{n}x{width}": round(plain, 4)}
             for size in args.sizes.split(","):
@@ -127,7 +128,7 @@ def main() -> None:
         row = {"stream": Path(path).name, "bpp_file": round(len(Path(path).read_bytes()) * 8 / pixels, 4),
                "latent_bpp_spatial": round(plain, 4)}
         if args.warm:
-            row["latent_bpp_own_arm"] = round(fit_bits(*contexts(grids, n), width, 0, start=start) / pixels, 4)
+            row["latent_bpp_own_arm"] = round(fit_bits(*spatial, width, 0, start=start) / pixels, 4)
         for kind in args.contexts.split(","):
             withc = fit_bits(*contexts(grids, n, kind), width, args.steps, start=start, lr=args.lr) / pixels
             gains.append(1 - withc / plain)

@@ -94,7 +94,7 @@ HIGH_RATE_NETWORKS = 0.1
 # Its synthesis has 32 hidden channels where the default has 16: at 16 a half-size position (2x2
 # pixels) had as many as Cool-chic gives one pixel. At 3300 steps on kodim23 / kodim03 at -b 0.6:
 # +0.20 / +0.51 dB closer to JPEG2000 at each file's rate, 48 channels +0.41 / +0.04, for 3 and 10 ms
-# more a step (2026-12-07, bench/results/grid-study-2026-12-07a.log, grid-speed-2026-12-07.log);
+# more a step (2026-12-07, bench/results/grid-study-2026-12-07a.log, grid-speed-2026-12-07.log).
 # At the normal effort, back to back with 16 on eight images: +0.13 dB on average (-0.12 to +0.33),
 # seven closer, 0-10% fewer steps (grid-study-2026-12-07b.log, -07c.log).
 HIGH_RATE: dict[str, float] = {"levels": 7, "first_level": 0, "upsampling": 3, "syn_width": 32, "prior_gain": 1.4,
@@ -143,16 +143,18 @@ def settings(options: EncodeOptions, shape: tuple[int, ...] | None = None) -> tu
     opts = options.method_options
     base: dict[str, float] = {**DEFAULTS, **SCHEDULE}
     structure = ("levels", "first_level", "upsampling")
-    high = {**DEFAULTS, **{k: int(v) for k, v in HIGH_RATE.items() if k in DEFAULTS}}
-    narrow = {**high, "syn_width": DEFAULTS["syn_width"]}  # the block grid as measured before 2026-12-07
-    networks_limit = HIGH_RATE_NETWORKS * (options.bpp or 0.0) * (shape[0] * shape[1] if shape else 0)
     if (shape is not None and options.bpp is not None and options.bpp >= HIGH_RATE_BPP and "lam" not in opts
-            and not any(k in opts for k in structure)
-            and overhead_bits(narrow, shape[2]) < networks_limit and _decodable(narrow, shape)):
-        base.update(HIGH_RATE)
-        # a 481x321 photo at -b 0.6 keeps 16 channels: 32 would take 6.5% of its budget, not measured there
-        if overhead_bits(high, shape[2]) >= networks_limit or not _decodable(high, shape):
-            base["syn_width"] = DEFAULTS["syn_width"]
+            and not any(k in opts for k in structure)):
+        limit = HIGH_RATE_NETWORKS * options.bpp * shape[0] * shape[1]
+        high = {**DEFAULTS, **{k: int(v) for k, v in HIGH_RATE.items() if k in DEFAULTS}}
+        # the widest synthesis that fits (a 481x321 photo at -b 0.6 keeps the default 16 channels, as
+        # measured on BSDS500: 32 would take 6.5% of its budget)
+        for width in (high["syn_width"], DEFAULTS["syn_width"]):
+            cand = {**high, "syn_width": width}
+            if overhead_bits(cand, shape[2]) < limit and _decodable(cand, shape):
+                base.update(HIGH_RATE)
+                base["syn_width"] = width
+                break
     base.update({k: v for k, v in opts.items() if k in base})
     params = {k: int(base[k]) for k in DEFAULTS}
     side = max(1, min(shape[:2])) if shape is not None else 0
