@@ -288,5 +288,5 @@ def report_header(command: str, out: Path) -> str:
     import datetime
 
     return (f"Reports rebuilt from the cached results in `{out}` (`{command}`); rebuilt on "
-            f"{datetime.date.today().isoformat()}; each record in per_image.csv names its own configuration and "
+            f"{datetime.date.today().isoformat()} ({_machine()}); each record in per_image.csv names its own configuration and "
             "the command, machine and date of the run that made it.")
