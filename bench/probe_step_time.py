@@ -2,7 +2,7 @@
 for the float fit or the straight-through QAT phase (the codec's quantizer on every tensor).
 
 Usage: python bench/probe_step_time.py [--arch 10x28] [--fourier 0] [--qat] [--steps 60]
-       [--threads 1,2] [--batches 8192,16384,32768]
+       [--threads 1,2] [--batches 8192,16384,32768] [--bf16 0,1] [--compiled 0,1]
 Prints one line per configuration; used to choose the fitting defaults of COIN and QAT
 (inrcodec/methods/coin.py, inrcodec/siren_fit.py: worth_compiling).
 """
@@ -18,15 +18,19 @@ from inrcodec.siren import Siren, SirenConfig
 from inrcodec.softquant import SoftQuantizer
 
 
-def probe(config: SirenConfig, batch: int, compiled: bool, threads: int, steps: int, qat: bool) -> float:
+def probe(config: SirenConfig, batch: int, compiled: bool, threads: int, steps: int, qat: bool,
+          bf16: bool = False) -> float:
     torch.set_num_threads(threads)
     model = Siren(config, torch.Generator().manual_seed(0))
     quantizers = torch.nn.ModuleList(SoftQuantizer(t, 8) for t in model.tensors())
 
     def quantized(h: torch.Tensor) -> torch.Tensor:  # qat.fine_tune's straight-through forward
-        return quantized_body(h, model.tensors(), quantizers, config.w0, None)
+        return quantized_body(h, model.tensors(), quantizers, config.w0, None, bf16)
 
-    body = quantized if qat else model.body
+    def plain(h: torch.Tensor) -> torch.Tensor:
+        return model.body(h, bf16)
+
+    body = quantized if qat else plain
     fwd = torch.compile(body) if compiled else body
     opt = torch.optim.Adam(list(model.parameters()) + list(quantizers.parameters()), lr=1e-3)
     x = torch.rand(batch, config.inputs) * 2 - 1
@@ -47,7 +51,7 @@ def probe(config: SirenConfig, batch: int, compiled: bool, threads: int, steps: 
         step()
     dt = (time.perf_counter() - t0) / steps
     print(f"arch={config.describe()} {'qat' if qat else 'float'} batch={batch} compiled={compiled} threads={threads} "
-          f"s/step={dt:.4f} us/pixel={dt / batch * 1e6:.3f} warmup_s={warm:.1f}", flush=True)
+          f"bf16={int(bf16)} s/step={dt:.4f} us/pixel={dt / batch * 1e6:.3f} warmup_s={warm:.1f}", flush=True)
     return dt
 
 
@@ -59,10 +63,13 @@ if __name__ == "__main__":
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--threads", default="2,1")
     ap.add_argument("--batches", default="8192,16384,32768")
+    ap.add_argument("--bf16", default="0", help="mixed precision off/on (siren.linear), e.g. 0,1")
+    ap.add_argument("--compiled", default="0,1")
     args = ap.parse_args()
     layers, width = (int(v) for v in args.arch.split("x"))
     cfg = SirenConfig(layers, width, frequencies=args.fourier)
     for threads in (int(t) for t in args.threads.split(",")):
-        for compiled in (False, True):
+        for compiled in (bool(int(c)) for c in args.compiled.split(",")):
             for batch in (int(b) for b in args.batches.split(",")):
-                probe(cfg, batch, compiled, threads, args.steps, args.qat)
+                for bf16 in (bool(int(b)) for b in args.bf16.split(",")):
+                    probe(cfg, batch, compiled, threads, args.steps, args.qat, bf16)

@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--qat-lr-scale", type=float, default=None)
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--compile", type=int, choices=(0, 1), default=None)
+    ap.add_argument("--bf16", type=int, choices=(0, 1), default=None, help="method option bf16 (mixed precision)")
     ap.add_argument("--seed", type=int, default=0, help="the encoder's seed (run-to-run spread)")
     ap.add_argument("--steps", type=int, default=None, help="a fixed step count instead of the effort's time")
     ap.add_argument("--l1-bits-saved", type=float, default=None)
@@ -63,6 +64,8 @@ def main() -> None:
         knobs["arch"] = tuple(int(n) for n in args.arch.lower().split("x"))
     if args.compile is not None:
         knobs["compile"] = bool(args.compile)
+    if args.bf16 is not None:
+        knobs["bf16"] = bool(args.bf16)
     for name in args.images.split(","):
         image = decode_image_bytes(kodak(args.data_dir, names=[name])[0].read_bytes(), name)
         t0 = time.perf_counter()

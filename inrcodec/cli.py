@@ -57,6 +57,7 @@ def encode(
     first_layer_bits: Optional[int] = typer.Option(None, "--first-layer-bits", help="qat: depth of the first layer (default: the others' depth; 14 with --fourier 0)."),
     fourier: Optional[int] = typer.Option(None, "--fourier", help="coin, qat: Fourier frequencies of the coordinates, 0..32 (qat default 16, coin 0; 0 is the plain SIREN)."),
     l1: Optional[float] = typer.Option(None, "--l1", help="coin, qat: L1 penalty on the parameters (default 2.5e-6 with Fourier features, else 0)."),
+    bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="qat: train with bfloat16 products (default: where the CPU or GPU has them natively; decoding is float32 either way)."),
     chunk: Optional[int] = typer.Option(None, "--chunk", help="mcnc: chunk size d (default: rate control)."),
     k: Optional[int] = typer.Option(None, "--k", help="mcnc: manifold dimension k (default 8)."),
     bound: Optional[float] = typer.Option(None, "--L", help="mcnc: input bound L (default 0.3)."),
@@ -91,7 +92,7 @@ def encode(
         if first_layer_bits is not None:
             method_options["first_layer_bits"] = first_layer_bits
         for key, value in (("chunk", chunk), ("k", k), ("bound", bound), ("lam", lam), ("fourier", fourier),
-                           ("l1", l1)):
+                           ("l1", l1), ("bf16", bf16)):
             if value is not None:
                 method_options[key] = value
         if arch is not None and bits is not None and bpp is not None:

@@ -80,6 +80,27 @@ def fourier_inputs(coords: torch.Tensor, count: int, scale: float) -> torch.Tens
     return torch.cat([coords, torch.sin(arg), torch.cos(arg)], 1)
 
 
+def linear(h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, bf16: bool = False) -> torch.Tensor:
+    """``h @ weight.T + bias``; with ``bf16`` the product runs in bfloat16 (float32 accumulation,
+    the result rounded to bfloat16, then float32 again) and the bias is added in float32. A
+    training speed-up only (AMX / AVX512-BF16 CPUs and GPUs): decoding is always float32."""
+    if not bf16:
+        return nn.functional.linear(h, weight, bias)
+    with torch.autocast(h.device.type, dtype=torch.bfloat16):
+        return nn.functional.linear(h, weight).float() + bias
+
+
+def sine_layers(h: torch.Tensor, weights: list, biases: list, w0: float, bf16: bool = False) -> torch.Tensor:
+    """A SIREN's layers on its inputs: ``sin(w0 * linear(h))`` then a last linear layer. With
+    ``bf16`` the layers after the first multiply in bfloat16 (:func:`linear`); the first reads
+    coordinates, whose neighbouring pixels bfloat16 would not tell apart."""
+    for k, (w, b) in enumerate(zip(weights, biases)):
+        h = linear(h, w, b, bf16 and k > 0)
+        if k < len(weights) - 1:
+            h = torch.sin(w0 * h)
+    return h
+
+
 class Siren(nn.Module):
     """SIREN of Sitzmann et al. (2020) as used by COIN: ``sin(w0 * (W x + b))`` layers."""
 
@@ -104,12 +125,11 @@ class Siren(nn.Module):
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         return self.body(self.inputs(coords))
 
-    def body(self, h: torch.Tensor) -> torch.Tensor:
-        """The layers on precomputed :meth:`inputs` (training draws batches of them)."""
-        w0 = self.config.w0
-        for layer in self.layers[:-1]:
-            h = torch.sin(w0 * layer(h))
-        return self.layers[-1](h)
+    def body(self, h: torch.Tensor, bf16: bool = False) -> torch.Tensor:
+        """The layers on precomputed :meth:`inputs` (training draws batches of them); ``bf16``:
+        the training-only mixed precision of :func:`linear`."""
+        tensors = self.tensors()
+        return sine_layers(h, tensors[0::2], tensors[1::2], self.config.w0, bf16)
 
     @torch.no_grad()
     def infer(self, coords: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed: int = 0, device: str = "cpu",
         compile: bool | None = None, init: list[np.ndarray] | None = None, l1: float = 0.0,
-        batch: int | None = None):
+        batch: int | None = None, bf16: bool = False):
     """Fit ``config`` to an (H, W, C) uint8 image with random mini-batches of ``batch`` pixels
     (default ``BATCH_PIXELS``) and Adam (from SIREN's initialization, or from the float tensors
     ``init`` to continue a fit), minimizing MSE plus ``l1`` times the sum of absolute parameters.
@@ -45,7 +45,10 @@ def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed
         model.load_tensors(start)
     evaluator = Siren(config).to(dev)
     batches = pixel_batches(image, dev, gen, config, batch)
-    forward = torch.compile(model.body) if worth_compiling(loop, compile) else model.body
+    def body(h: torch.Tensor) -> torch.Tensor:
+        return model.body(h, bf16)
+
+    forward = torch.compile(body) if worth_compiling(loop, compile) else body
     opt = torch.optim.Adam(model.parameters(), lr=loop.lr)
 
     def loss_fn(progress: float) -> torch.Tensor:
@@ -98,6 +101,18 @@ def pad_tensors(tensors: list[np.ndarray], padded: SirenConfig) -> list[np.ndarr
 def trim_tensors(tensors: list, config: SirenConfig) -> list:
     """The top-left ``config``-shaped part of each of (possibly padded) ``tensors``."""
     return [t[tuple(slice(0, n) for n in shape)] for t, shape in zip(tensors, config.tensor_shapes(), strict=True)]
+
+
+def native_bf16(device: str = "cpu") -> bool:
+    """Whether ``device`` multiplies bfloat16 natively (AMX or AVX512-BF16 CPUs, GPUs that support
+    it), where :func:`inrcodec.siren.linear`'s mixed precision trains faster; elsewhere bfloat16
+    products are emulated and slower, so training stays float32."""
+    import torch
+
+    if torch.device(device).type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # private: absent means unknown
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
 def worth_compiling(loop, compile: bool | None = None) -> bool:

@@ -158,3 +158,14 @@ def test_fine_tuning_at_a_padded_width_decodes_to_what_it_scored(small_image):
     assert [len(levels) for levels, *_ in tuned.best] == [int(np.prod(s)) for s in config.tensor_shapes()]
     data, _ = qat.code_within(tuned.best, bits, config, *small_image.shape[:2], limit=1e9)
     assert psnr(decode(data), small_image) == pytest.approx(tuned.best_score, abs=0.05)
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_training_precision_is_an_option_and_the_decoder_sees_what_was_scored(small_image, bf16):
+    from inrcodec.decoder import decode
+    from inrcodec.metrics import psnr
+
+    res = encode(small_image, EncodeOptions(bpp=4.0, method="qat", steps=40, method_options={"bf16": bf16}))
+    assert res.details["bf16"] is bf16
+    # the snapshot is scored in float32 on the hard-quantized network, as the decoder computes it
+    assert psnr(decode(res.data), small_image) == pytest.approx(res.details["qat_psnr"], abs=0.05)

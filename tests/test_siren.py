@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from inrcodec.siren import Siren, SirenConfig, coordinate_grid, render
+from inrcodec.siren import Siren, SirenConfig, coordinate_grid, linear, render, sine_layers
 
 
 @pytest.mark.parametrize("arch, coin_bpp", [((5, 20), 0.0736), ((5, 30), 0.1604), ((10, 28), 0.3074),
@@ -67,3 +67,16 @@ def test_fourier_network_shapes_and_cost():
     model = Siren(cfg)
     coords = coordinate_grid(4, 6)
     assert torch.equal(model(coords), model.infer(coords)) and torch.equal(model(coords), model.body(model.inputs(coords)))
+
+
+def test_bf16_body_is_close_to_float_and_keeps_the_first_layer_in_float():
+    torch.manual_seed(0)
+    model = Siren(SirenConfig(3, 32, frequencies=4), generator=torch.Generator().manual_seed(0))
+    h = model.inputs(coordinate_grid(16, 24))
+    exact, mixed = model.body(h), model.body(h, bf16=True)
+    assert exact.dtype == mixed.dtype == torch.float32
+    assert 0 < (exact - mixed).abs().max() < 0.05  # bfloat16 products: close, not equal
+    w, b = model.layers[0].weight, model.layers[0].bias
+    assert torch.equal(sine_layers(h, [w], [b], 30.0, bf16=True), model.layers[0](h))  # coordinates stay float32
+    x = torch.rand(8, 32)
+    assert torch.equal(linear(x, model.layers[1].weight, model.layers[1].bias), model.layers[1](x))

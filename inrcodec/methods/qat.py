@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import DataError, OptionError
 from ..quantize import from_bf16_bits, max_level, weight_bits
-from ..siren import SirenConfig
+from ..siren import SirenConfig, sine_layers
 from . import METHOD_IDS, EncodeOptions, Fitted, coin
 from .coin import SECTION, describe, layout, pack_section, read_section, reconstruct, work_per_pixel  # noqa: F401
 
@@ -37,7 +37,7 @@ FIRST_LAYER_BITS = 14  # 4-bit weights on a 96x64 crop: 28.19 dB with the first 
 CODED_BITS: dict[int, float] = {1: 1.0, 2: 0.9, 3: 2.1, 4: 3.3}
 BIAS_BITS = 16  # biases that are not quantization-aware keep this post-training depth
 _OPTION_KEYS = {"arch", "bits", "quantize_biases", "first_layer_bits", "lr", "qat_lr_scale", "quantizer",
-                "compile", "fourier", "l1"}
+                "compile", "fourier", "l1", "bf16"}
 # Fourier features (Struempler et al.'s encoding: coin.FOURIER_LAYERS sine layers, every tensor
 # at the planned depth, an L1 penalty): the default network; --fourier 0 gives the plain SIREN.
 DEFAULT_FOURIER = coin.FOURIER_FREQUENCIES
@@ -121,6 +121,8 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
                 opts.get("l1", coin.FOURIER_L1 if f else 0.0))
 
     first, l1 = knobs(frequencies)
+    bf16 = opts.get("bf16")
+    bf16 = siren_fit.native_bf16(options.device) if bf16 is None else bool(bf16)
     warnings: list[str] = []
     if opts.get("arch") is not None:
         config = coin.fixed_config(opts["arch"], channels, frequencies, height, width)
@@ -153,14 +155,14 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
                              on_progress=train.phase_progress(options.on_progress, steps_after=later,
                                                               seconds_after=budget if later is None else None))
     float_fit = siren_fit.fit(image, config, [16] * len(tb), loop, options.seed, options.device, opts.get("compile"),
-                              l1=l1, batch=BATCH_PIXELS)
+                              l1=l1, batch=BATCH_PIXELS, bf16=bf16)
     spent = float_fit.seconds
     qat_loop = dataclasses.replace(loop, lr=lr * opts.get("qat_lr_scale", QAT_LR_SCALE), cosine_span=1.0,
                                    steps=later, time_limit=None if options.time_limit is None
                                    else max(0.0, options.time_limit - spent),
                                    on_progress=train.phase_progress(options.on_progress, float_fit.steps, spent))
     qat = fine_tune(image, config, tb, float_fit.best, qat_loop, opts.get("quantizer", DEFAULT_QUANTIZER),
-                    options.seed, options.device, l1, opts.get("compile"))
+                    options.seed, options.device, l1, opts.get("compile"), bf16)
     limit = options.bpp * height * width / 8 if options.bpp is not None else math.inf
     data, coarsened = code_within(qat.best, tb, config, height, width, limit)
     if coarsened > 1:
@@ -195,7 +197,7 @@ def encode(image: np.ndarray, options: EncodeOptions) -> Fitted:
                   restarts=float_fit.restarts + qat.restarts, warnings=warnings,
                   details={"architecture": config.describe(), "bits": depth, "l1": l1,
                            "tensor_bits": tb, "parameters": config.num_params(),
-                           "float_psnr": float_fit.best_score, "qat_psnr": qat.best_score,
+                           "float_psnr": float_fit.best_score, "qat_psnr": qat.best_score, "bf16": bf16,
                            "fell_back": fell_back})
 
 
@@ -263,7 +265,7 @@ def code_within(best: list[tuple[np.ndarray, int, np.ndarray, float]], bits: lis
 
 def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: list[np.ndarray], loop,
               quantizer: str = DEFAULT_QUANTIZER, seed: int = 0, device: str = "cpu", l1: float = 0.0,
-              compile: bool | None = None):
+              compile: bool | None = None, bf16: bool = False):
     """Quantization-aware fine-tuning of fitted float ``tensors`` at ``bits`` (one depth per tensor),
     with an optional L1 penalty on the float weights (as in the float fit). The straight-through
     forward is compiled as the float fit's is (:func:`inrcodec.siren_fit.worth_compiling`); the
@@ -300,7 +302,7 @@ def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: 
     opt = torch.optim.Adam(module.parameters(), lr=loop.lr)
 
     def forward(h: torch.Tensor, temperature: float | None) -> torch.Tensor:
-        return quantized_body(h, model.tensors(), quantizers, config.w0, temperature)
+        return quantized_body(h, model.tensors(), quantizers, config.w0, temperature, bf16)
 
     run_forward = torch.compile(forward) if straight_through and siren_fit.worth_compiling(loop, compile) else forward
 
@@ -329,17 +331,11 @@ def fine_tune(image: np.ndarray, config: SirenConfig, bits: list[int], tensors: 
     return train.run(module, opt, loss_fn, score_fn, keep_fn, dataclasses.replace(loop, score_at_start=True))
 
 
-def quantized_body(h, tensors: list, quantizers, w0: float, temperature: float | None):
+def quantized_body(h, tensors: list, quantizers, w0: float, temperature: float | None, bf16: bool = False):
     """A SIREN's layers on its inputs ``h`` (as ``Siren.body``), every tensor through its
     quantizer at ``temperature`` (None: straight-through hard levels)."""
-    import torch
-
-    layers = list(zip(tensors[0::2], tensors[1::2], quantizers[0::2], quantizers[1::2]))
-    for k, (w, b, qw, qbias) in enumerate(layers):
-        h = torch.nn.functional.linear(h, qw(w, temperature), qbias(b, temperature))
-        if k < len(layers) - 1:
-            h = torch.sin(w0 * h)
-    return h
+    q = [quantizer(t, temperature) for t, quantizer in zip(tensors, quantizers)]
+    return sine_layers(h, q[0::2], q[1::2], w0, bf16)
 
 
 def _plain_stream(tensors: list[np.ndarray], config: SirenConfig, limit: float, height: int,
