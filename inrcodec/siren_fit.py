@@ -21,7 +21,8 @@ def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed
         batch: int | None = None, bf16: bool = False):
     """Fit ``config`` to an (H, W, C) uint8 image with random mini-batches of ``batch`` pixels
     (default ``BATCH_PIXELS``) and Adam (from SIREN's initialization, or from the float tensors
-    ``init`` to continue a fit), minimizing MSE plus ``l1`` times the sum of absolute parameters.
+    ``init`` to continue a fit), minimizing MSE plus ``l1`` times the sum of absolute parameters;
+    with ``bf16`` the layers after the first multiply in bfloat16 (:func:`inrcodec.siren.linear`).
 
     ``loop`` is a :class:`inrcodec.train.LoopOptions`. Snapshots are scored by the PSNR of the
     network quantized at ``eval_bits`` (what the decoder sees); returns the loop's result,
@@ -45,6 +46,7 @@ def fit(image: np.ndarray, config: SirenConfig, eval_bits: list[int], loop, seed
         model.load_tensors(start)
     evaluator = Siren(config).to(dev)
     batches = pixel_batches(image, dev, gen, config, batch)
+
     def body(h: torch.Tensor) -> torch.Tensor:
         return model.body(h, bf16)
 
