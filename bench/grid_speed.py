@@ -23,7 +23,7 @@ import torch
 
 from inrcodec.methods.grid import synthesis_layers, synthesize
 from inrcodec.methods.grid_encode import DEFAULTS, SCHEDULE
-from inrcodec.methods.grid_model import GridModel, laplace_bits, laplace_bits_sum, upsample_fast
+from inrcodec.methods.grid_model import GridModel, laplace_bits, laplace_bits_sum, replicate_pad1, upsample_fast
 
 
 def ms(step, n: int = 5) -> float:
@@ -74,7 +74,7 @@ def main() -> None:
         synthesize(ys, list(model.syn), params, h, w).sum().backward()
 
     def synthesis_training():  # the encoder's (separable gathers)
-        synthesis_layers(upsample_fast(ys, params, h, w), list(model.syn), params, h, w).sum().backward()
+        synthesis_layers(upsample_fast(ys, params, h, w), list(model.syn), params, h, w, replicate_pad1).sum().backward()
 
     def rate():
         model.rate(ys, rate_rows).backward()

@@ -91,6 +91,8 @@ VARIANTS: dict[str, dict] = {
     "lead12": {"rate_lead": 0.12},
     "base-1206": {},  # the defaults again, under a key the study has not run (2026-12-06)
     "base-1207": {},  # the defaults again, under a key the study has not run (2026-12-07)
+    "base-1207b": {},  # the defaults after the faster relaxation and padding (2026-12-07, afternoon)
+    "lat15": {"lr_latents": 0.15},
     "nolead": {"rate_lead": 0.0},  # the controller without the lead (the default until 2026-12-06)
     # the first lambda at the gain the controller ended at on average (geometric mean of final over
     # start lambda x prior_gain) in the 24-image benches of 2026-12-02..04: 0.73 at 0.3, 1.01 at 0.15, 1.40 at 0.1

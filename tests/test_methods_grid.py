@@ -14,7 +14,8 @@ from inrcodec.errors import OptionError
 from inrcodec.methods import EncodeOptions, grid
 from inrcodec.methods.grid_encode import (DEFAULTS, HIGH_RATE, HIGH_RATE_BPP, SCHEDULE, image_lambda, lambda_prior,
                                           settings)
-from inrcodec.methods.grid_model import GridModel, laplace_bits, laplace_bits_sum, upsample_fast
+from inrcodec.methods.grid_model import (GridModel, laplace_bits, laplace_bits_sum, noisy_soft_round, replicate_pad1,
+                                         soft_round, upsample_fast)
 from inrcodec.metrics import psnr
 
 
@@ -204,6 +205,35 @@ def test_the_fused_rate_has_autograds_value_and_gradients():
     for g, w in zip(got, want):
         assert torch.allclose(g, w, rtol=1e-6, atol=1e-9)
     assert torch.autograd.gradcheck(laplace_bits_sum, [a.detach()[:50].requires_grad_() for a in args])
+
+
+@pytest.mark.parametrize("t", [0.35, 0.1, 0.08])
+def test_the_fused_relaxation_has_autograds_value_and_gradient(t):
+    gen = torch.Generator().manual_seed(4)
+    x = (torch.randn(3000, generator=gen, dtype=torch.float64) * 5).requires_grad_()
+    noise = torch.rand(3000, generator=gen, dtype=torch.float64) - 0.5
+    ref = soft_round(soft_round(x, t) + noise, t)
+    got = noisy_soft_round(x, noise, t)
+    weights = torch.randn(3000, generator=gen, dtype=torch.float64)
+    assert torch.allclose(got, ref, rtol=0, atol=1e-12)
+    assert torch.allclose(torch.autograd.grad((got * weights).sum(), x)[0],
+                          torch.autograd.grad((ref * weights).sum(), x)[0], rtol=1e-9, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda v: noisy_soft_round(v, noise[:40], t), [x.detach()[:40].requires_grad_()])
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_training_pad_has_the_replicate_pads_value_and_gradient(channels_last):
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(1, 3, 6, 9, generator=gen, dtype=torch.float64)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    g = torch.randn(1, 3, 8, 11, generator=gen, dtype=torch.float64)
+    ref = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+    got = replicate_pad1(x)
+    assert torch.equal(got, ref)
+    assert torch.allclose(torch.autograd.grad(got, x, g)[0], torch.autograd.grad(ref, x, g)[0], rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(replicate_pad1, [x.detach().requires_grad_()])
 
 
 def test_the_rate_from_a_sample_of_rows_is_unbiased_and_counts_only_those_rows():
