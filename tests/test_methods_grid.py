@@ -12,8 +12,8 @@ from inrcodec.decoder import decode, decode_parameters, describe
 from inrcodec.encoder import encode
 from inrcodec.errors import OptionError
 from inrcodec.methods import EncodeOptions, grid
-from inrcodec.methods.grid_encode import (DEFAULTS, HIGH_RATE, HIGH_RATE_BPP, SCHEDULE, image_lambda, lambda_prior,
-                                          settings)
+from inrcodec.methods.grid_encode import (DEFAULTS, HIGH_RATE, HIGH_RATE_BPP, SCHEDULE, effort_scale, image_lambda,
+                                          lambda_prior, settings)
 from inrcodec.methods.grid_model import (GridModel, laplace_bits, laplace_bits_sum, noisy_soft_round, replicate_pad1,
                                          soft_round, upsample_fast)
 from inrcodec.metrics import psnr
@@ -161,10 +161,21 @@ def test_a_budget_below_the_networks_is_refused(small_image):
                                      {"lam": -1.0}, {"lr": 0.0}, {"coarse": 0.9}, {"lr_latents": float("nan")}, {"colour": 1},
                                      {"rate_rows": 0.0}, {"rate_rows": 1.5}, {"control_trend": -1.0},
                                      {"control_trend": 5.0}, {"control_integral": -0.1},
-                                     {"control_integral": 3.0}, {"rate_lead": -0.1}, {"rate_lead": 0.6}])
+                                     {"control_integral": 3.0}, {"rate_lead": -0.1}, {"rate_lead": 0.6},
+                                     {"effort_scale_max": 0.5}, {"effort_scale_max": 17.0}])
 def test_bad_options(options):
     with pytest.raises(OptionError):
         grid.check_options(EncodeOptions(method="grid", method_options=options))
+
+
+def test_a_large_image_gets_the_efforts_time_in_proportion_to_its_pixels_up_to_a_cap():
+    assert effort_scale(96 * 64) == 1.0  # smaller images keep the whole time
+    assert effort_scale(768 * 512) == 1.0
+    assert effort_scale(1024 * 768) == pytest.approx(2.0)
+    assert effort_scale(1536 * 1024) == 4.0
+    assert effort_scale(4000 * 3000) == 4.0
+    assert effort_scale(1536 * 1024, most=1.0) == 1.0
+    assert SCHEDULE["effort_scale_max"] == 4.0
 
 
 def test_a_budget_or_a_lambda_is_needed():

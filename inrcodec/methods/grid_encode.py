@@ -39,6 +39,13 @@ EFFORT_SECONDS = {"fast": 45.0, "normal": 150.0, "best": 540.0}  # training; qua
 # Whole-encode targets (issue 14: normal at most 3 minutes, best 10): rounds that bring a file
 # over the budget back under it get the time left to these, and at least EXTRA_SECONDS_MIN.
 EFFORT_LIMIT = {"fast": 60.0, "normal": 175.0, "best": 590.0}
+# Both are for a 768x512 image; a larger one gets them in proportion to its pixels, up to
+# ``effort_scale_max`` times (a schedule option, default EFFORT_SCALE_MAX), as a step's cost
+# grows with the pixels: at a 768x512 image's time a 1536x1024 one trained 944 steps and fell
+# 7.5 dB under JPEG2000 at -b 0.3 (an upscaled kodim23, 2026-12-07,
+# bench/results/grid-robustness-2026-12-07.log). Smaller images keep the whole time.
+REFERENCE_PIXELS = 768 * 512
+EFFORT_SCALE_MAX = 4.0
 EXTRA_SECONDS_MIN = 0.03
 # The extra rounds train on the soft relaxation (noise) at a tenth of the run's first learning
 # rates. Hard-rounded, restarting at a fifth made the rate estimate jump (kodim05, -b 0.6: the
@@ -74,7 +81,8 @@ DEFAULT_LATENT_LR = 0.1
 SCHEDULE: dict[str, float] = {"hard_from": 0.9, "t_start": 0.35, "t_end": 0.08, "arm_init": -2.0,
                               "prior_gain": 0.45, "coarse": 0.0, "control_gain": 0.8, "rate_margin": 0.01,
                               "extra_soft": 1.0, "extra_lr": EXTRA_LR, "rate_rows": 1.0, "control_trend": 0.0,
-                              "hard_rate_soft": 0.0, "control_integral": 0.0, "rate_lead": 0.06}
+                              "hard_rate_soft": 0.0, "control_integral": 0.0, "rate_lead": 0.06,
+                              "effort_scale_max": EFFORT_SCALE_MAX}
 # At high rates the default grids run out of capacity (kodim23, 2,000 steps: 34.04 dB at 0.48 bpp
 # for lambda 5e-6 and 2e-5 alike), and a full-size grid taken as 2x2 blocks holds more; its
 # lambda sits about 3x higher, so it starts from 1.4x the JPEG2000 slope (0.45x stayed over the
@@ -113,6 +121,12 @@ _EXTRA_MAX_STEP = 0.044
 # latent bits plus the assumed overhead by 0.0024 bpp on average on 24 Kodak images at 0.3 bpp
 # (2026-12-02), enough for kodim09 to miss the budget by a hair and pay three extra rounds.
 _CALIBRATE_AT = 0.5
+
+
+def effort_scale(pixels: int, most: float = EFFORT_SCALE_MAX) -> float:
+    """How many times the effort's time an image of ``pixels`` gets (1 up to 768x512, then in
+    proportion, at most ``most``)."""
+    return min(most, max(1.0, pixels / REFERENCE_PIXELS))
 
 
 def overhead_bits(params: dict[str, int], channels: int) -> int:
@@ -200,7 +214,7 @@ def check_grid_options(options: EncodeOptions) -> None:
                           "control_gain": (0, 2), "rate_margin": (0, 0.5), "extra_soft": (0, 1), "extra_lr": (1e-4, 1),
                           "rate_rows": (0.05, 1), "control_trend": (0, 4),
                           "hard_rate_soft": (0, 1), "control_integral": (0, 2),
-                          "rate_lead": (0, 0.5)}.items():
+                          "rate_lead": (0, 0.5), "effort_scale_max": (1, 16)}.items():
         if key in opts and not (math.isfinite(opts[key]) and lo <= opts[key] <= hi):
             raise OptionError(f"grid option {key} must be in [{lo}, {hi}], got {opts[key]}")
     lam = opts.get("lam")
@@ -257,13 +271,14 @@ def _mse_8bit(x, target) -> float:
     return float(torch.mean(((x.clamp(0, 1) * 255).round() / 255 - target) ** 2))
 
 
-def _train(model: GridModel, optimizer, loss_fn, score_fn, keep_fn, options: EncodeOptions, coarse: float):
+def _train(model: GridModel, optimizer, loss_fn, score_fn, keep_fn, options: EncodeOptions, coarse: float,
+           scale_max: float = EFFORT_SCALE_MAX):
     """The training run: a fraction ``coarse`` of the time (or of ``options.steps``, counting a
     half-size step as a third) at half the size, the rest at full size, on one clock for the
     learning rate (cosine), the temperature and the rate controller."""
     from .. import train
 
-    effort = EFFORT_SECONDS[options.effort]
+    effort = EFFORT_SECONDS[options.effort] * effort_scale(model.height * model.width, scale_max)
     loop = train.LoopOptions(steps=options.steps, budget_seconds=effort, time_limit=options.time_limit,
                              warmup_steps=20, eval_fractions=(0.5, 0.8, 0.9, 0.97, 1.0),
                              guard_rise=False, on_progress=options.on_progress)
@@ -520,7 +535,7 @@ def _extra_rounds(fit: _Fit, optimizer, lrs: list[float], image: np.ndarray, opt
             more = train.LoopOptions(steps=max(50, options.steps // 5), warmup_steps=1, eval_fractions=(1.0,),
                                      guard_rise=False)
         else:
-            effort = EFFORT_SECONDS[options.effort]
+            effort = EFFORT_SECONDS[options.effort] * effort_scale(fit.pixels, fit.sched["effort_scale_max"])
             more = train.LoopOptions(budget_seconds=max(EXTRA_SECONDS_MIN * effort, min(0.2 * effort, seconds_left)),
                                      warmup_steps=1, eval_fractions=(1.0,), guard_rise=False)
         for g, lr in zip(optimizer.param_groups, lrs):
@@ -579,7 +594,7 @@ def _trained(image: np.ndarray, options: EncodeOptions, start: list[np.ndarray] 
     lrs = [opts.get("lr_latents", DEFAULT_LATENT_LR), opts.get("lr", DEFAULT_LR)]
     optimizer = torch.optim.Adam([{"params": list(model.grids), "lr": lrs[0]},
                                   {"params": list(model.syn) + list(model.arm), "lr": lrs[1]}])
-    result = _train(model, optimizer, fit.loss, fit.score, fit.keep, options, sched["coarse"])
+    result = _train(model, optimizer, fit.loss, fit.score, fit.keep, options, sched["coarse"], sched["effort_scale_max"])
     with torch.no_grad():
         for t, best in zip(model.tensors(), result.best):
             t.copy_(best)
@@ -604,7 +619,8 @@ def encode_from(image: np.ndarray, options: EncodeOptions, start: list[np.ndarra
     details["first_file_bpp"] = round(len(data) * 8 / pixels, 5)  # before any extra round
     extra = 0
     if budget is not None and len(data) * 8 > budget * pixels:
-        left = EFFORT_LIMIT[options.effort] - (time.perf_counter() - t_start)
+        limit = EFFORT_LIMIT[options.effort] * effort_scale(pixels, fit.sched["effort_scale_max"])
+        left = limit - (time.perf_counter() - t_start)
         data, extra = _extra_rounds(fit, run.optimizer, run.lrs, image, options, data, left)
     warnings = []
     dead_zone = 0.0
