@@ -14,8 +14,8 @@ from inrcodec.errors import OptionError
 from inrcodec.methods import EncodeOptions, grid
 from inrcodec.methods.grid_encode import (DEFAULTS, HIGH_RATE, HIGH_RATE_BPP, SCHEDULE, effort_scale, image_lambda,
                                           lambda_prior, settings)
-from inrcodec.methods.grid_model import (GridModel, laplace_bits, laplace_bits_sum, noisy_soft_round, replicate_pad1,
-                                         soft_round, upsample_fast)
+from inrcodec.methods.grid_model import (GridModel, laplace_bits, laplace_bits_sum, mse, noisy_soft_round,
+                                         replicate_pad1, soft_round, upsample_fast)
 from inrcodec.metrics import psnr
 
 
@@ -230,6 +230,17 @@ def test_the_fused_relaxation_has_autograds_value_and_gradient(t):
     assert torch.allclose(torch.autograd.grad((got * weights).sum(), x)[0],
                           torch.autograd.grad((ref * weights).sum(), x)[0], rtol=1e-9, atol=1e-12)
     assert torch.autograd.gradcheck(lambda v: noisy_soft_round(v, noise[:40], t), [x.detach()[:40].requires_grad_()])
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_training_mse_has_autograds_value_and_gradient(channels_last):
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(1, 3, 10, 14, generator=gen, dtype=torch.float64)
+    x = (x.contiguous(memory_format=torch.channels_last) if channels_last else x)[0].requires_grad_()
+    target = torch.rand(3, 10, 14, generator=gen, dtype=torch.float64)
+    ref, got = torch.mean((x - target) ** 2), mse(x, target)
+    assert float(got) == pytest.approx(float(ref), rel=1e-12)
+    assert torch.allclose(torch.autograd.grad(got, x)[0], torch.autograd.grad(ref, x)[0], rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize("channels_last", [False, True])

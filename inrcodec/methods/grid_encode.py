@@ -25,7 +25,7 @@ from ..errors import DataError, OptionError
 from ..latents import LATENT_MAX, encode_latents, grid_shapes
 from . import EncodeOptions, Fitted
 from .grid import SECTION, half_size, layout, pack_section, synthesize
-from .grid_model import GridModel
+from .grid_model import GridModel, mse
 
 # No full-resolution grid: at 0.3 bpp and 800 steps, grids from 1/2 to 1/64 were 2.2 dB closer to
 # JPEG2000 than from 1/1 to 1/64, in half the time (bench/results/grid-study.md, 3 Kodak images).
@@ -487,7 +487,7 @@ class _Fit:
             self.correct(progress)
         else:
             self.correct(extra_round, ticks=10, start=0.1, max_step=_EXTRA_MAX_STEP, training=False)
-        return torch.mean((x - (self.target_coarse if coarse else self.target)) ** 2) + self.lam * bits / self.pixels
+        return mse(x, self.target_coarse if coarse else self.target) + self.lam * bits / self.pixels
 
     def score(self) -> float:
         """How good the hard-rounded model is, comparably across the run while lambda moves:
