@@ -23,7 +23,7 @@ import torch
 
 from inrcodec.methods.grid import synthesis_layers, synthesize
 from inrcodec.methods.grid_encode import DEFAULTS, SCHEDULE
-from inrcodec.methods.grid_model import GridModel, laplace_bits, laplace_bits_sum, replicate_pad1, upsample_fast
+from inrcodec.methods.grid_model import GridModel, laplace_bits, laplace_bits_sum, mse, replicate_pad1, upsample_fast
 
 
 def ms(step, n: int = 5) -> float:
@@ -59,7 +59,7 @@ def main() -> None:
     def full(mode: str):
         def step():
             x, bits = model(mode, 0.2, rate_rows=rate_rows)
-            loss = torch.mean((x - target) ** 2) + 1e-3 * bits / (h * w)
+            loss = mse(x, target) + 1e-3 * bits / (h * w)  # as the encoder's loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -237,7 +237,7 @@ def test_the_training_mse_has_autograds_value_and_gradient(channels_last):
     gen = torch.Generator().manual_seed(6)
     x = torch.randn(1, 3, 10, 14, generator=gen, dtype=torch.float64)
     x = (x.contiguous(memory_format=torch.channels_last) if channels_last else x)[0].requires_grad_()
-    target = torch.rand(3, 10, 14, generator=gen, dtype=torch.float64)
+    target = torch.rand(10, 14, 3, generator=gen, dtype=torch.float64).permute(2, 0, 1)  # as the encoder's
     ref, got = torch.mean((x - target) ** 2), mse(x, target)
     assert float(got) == pytest.approx(float(ref), rel=1e-12)
     assert torch.allclose(torch.autograd.grad(got, x)[0], torch.autograd.grad(ref, x)[0], rtol=1e-12, atol=0)

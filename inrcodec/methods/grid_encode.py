@@ -272,13 +272,14 @@ def _mse_8bit(x, target) -> float:
 
 
 def _train(model: GridModel, optimizer, loss_fn, score_fn, keep_fn, options: EncodeOptions, coarse: float,
-           scale_max: float = EFFORT_SCALE_MAX):
+           scale: float = 1.0):
     """The training run: a fraction ``coarse`` of the time (or of ``options.steps``, counting a
     half-size step as a third) at half the size, the rest at full size, on one clock for the
-    learning rate (cosine), the temperature and the rate controller."""
+    learning rate (cosine), the temperature and the rate controller; the effort's time times
+    ``scale`` (:func:`effort_scale`)."""
     from .. import train
 
-    effort = EFFORT_SECONDS[options.effort] * effort_scale(model.height * model.width, scale_max)
+    effort = EFFORT_SECONDS[options.effort] * scale
     loop = train.LoopOptions(steps=options.steps, budget_seconds=effort, time_limit=options.time_limit,
                              warmup_steps=20, eval_fractions=(0.5, 0.8, 0.9, 0.97, 1.0),
                              guard_rise=False, on_progress=options.on_progress)
@@ -419,6 +420,7 @@ class _Fit:
         self.model, self.sched, self.lam = model, sched, lam
         h, w, self.channels = image.shape
         self.pixels = h * w
+        self.effort_scale = effort_scale(self.pixels, sched["effort_scale_max"])  # of the effort's times
         self.target = torch.from_numpy(image.astype(np.float32) / 255).permute(2, 0, 1).to(device)
         self.target_coarse = (F.interpolate(self.target[None], size=half_size(h, w), mode="area")[0]
                               if sched["coarse"] > 0 else None)
@@ -535,7 +537,7 @@ def _extra_rounds(fit: _Fit, optimizer, lrs: list[float], image: np.ndarray, opt
             more = train.LoopOptions(steps=max(50, options.steps // 5), warmup_steps=1, eval_fractions=(1.0,),
                                      guard_rise=False)
         else:
-            effort = EFFORT_SECONDS[options.effort] * effort_scale(fit.pixels, fit.sched["effort_scale_max"])
+            effort = EFFORT_SECONDS[options.effort] * fit.effort_scale
             more = train.LoopOptions(budget_seconds=max(EXTRA_SECONDS_MIN * effort, min(0.2 * effort, seconds_left)),
                                      warmup_steps=1, eval_fractions=(1.0,), guard_rise=False)
         for g, lr in zip(optimizer.param_groups, lrs):
@@ -594,7 +596,7 @@ def _trained(image: np.ndarray, options: EncodeOptions, start: list[np.ndarray] 
     lrs = [opts.get("lr_latents", DEFAULT_LATENT_LR), opts.get("lr", DEFAULT_LR)]
     optimizer = torch.optim.Adam([{"params": list(model.grids), "lr": lrs[0]},
                                   {"params": list(model.syn) + list(model.arm), "lr": lrs[1]}])
-    result = _train(model, optimizer, fit.loss, fit.score, fit.keep, options, sched["coarse"], sched["effort_scale_max"])
+    result = _train(model, optimizer, fit.loss, fit.score, fit.keep, options, sched["coarse"], fit.effort_scale)
     with torch.no_grad():
         for t, best in zip(model.tensors(), result.best):
             t.copy_(best)
@@ -619,8 +621,7 @@ def encode_from(image: np.ndarray, options: EncodeOptions, start: list[np.ndarra
     details["first_file_bpp"] = round(len(data) * 8 / pixels, 5)  # before any extra round
     extra = 0
     if budget is not None and len(data) * 8 > budget * pixels:
-        limit = EFFORT_LIMIT[options.effort] * effort_scale(pixels, fit.sched["effort_scale_max"])
-        left = limit - (time.perf_counter() - t_start)
+        left = EFFORT_LIMIT[options.effort] * fit.effort_scale - (time.perf_counter() - t_start)
         data, extra = _extra_rounds(fit, run.optimizer, run.lrs, image, options, data, left)
     warnings = []
     dead_zone = 0.0

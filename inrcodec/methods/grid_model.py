@@ -69,7 +69,8 @@ class _MSE(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, target):
-        d = (x - target).contiguous()
+        # contiguous in one pass whatever the layouts (the synthesis gives channels-last, the target is permuted)
+        d = torch.sub(x, target, out=torch.empty_like(target, memory_format=torch.contiguous_format))
         ctx.save_for_backward(d)
         return torch.dot(d.view(-1), d.view(-1)) / d.numel()
 
