@@ -11,10 +11,11 @@ from inrcodec.bitstream import LimitError, Stream, TensorRecord, pack
 from inrcodec.decoder import decode, decode_parameters, describe
 from inrcodec.encoder import encode
 from inrcodec.errors import OptionError
+from inrcodec.latents import NEIGHBOURS
 from inrcodec.methods import EncodeOptions, grid
 from inrcodec.methods.grid_encode import (DEFAULTS, HIGH_RATE, HIGH_RATE_BPP, SCHEDULE, effort_scale, image_lambda,
                                           lambda_prior, settings)
-from inrcodec.methods.grid_model import (GridModel, laplace_bits, laplace_bits_sum, mse, noisy_soft_round,
+from inrcodec.methods.grid_model import (GridModel, contexts, laplace_bits, laplace_bits_sum, mse, noisy_soft_round,
                                          replicate_pad1, soft_round, upsample_fast)
 from inrcodec.metrics import psnr
 
@@ -256,6 +257,27 @@ def test_the_training_pad_has_the_replicate_pads_value_and_gradient(channels_las
     assert torch.equal(got, ref)
     assert torch.allclose(torch.autograd.grad(got, x, g)[0], torch.autograd.grad(ref, x, g)[0], rtol=0, atol=1e-12)
     assert torch.autograd.gradcheck(replicate_pad1, [x.detach().requires_grad_()])
+
+
+@pytest.mark.parametrize("sampled", [False, True])
+def test_the_arms_contexts_have_autograds_value_and_gradient(sampled):
+    gen = torch.Generator().manual_seed(7)
+    ys = [torch.randn(s, generator=gen, dtype=torch.float64).requires_grad_() for s in ((9, 13), (5, 7), (1, 2))]
+    sel = torch.tensor([7, 0, 3, 8]) if sampled else None
+
+    def reference(y, rows):  # each neighbour a slice of the zero-padded grid, stacked
+        padded = torch.nn.functional.pad(y, (3, 1, 3, 0))
+        taps = [padded[3 + dy:3 + dy + y.shape[0], 3 + dx:3 + dx + y.shape[1]] for dy, dx in NEIGHBOURS[:8]]
+        taps = [t if rows is None else t.index_select(0, rows) for t in taps]
+        return torch.stack(taps).reshape(8, -1)
+
+    ref = torch.cat([reference(y, sel if i == 0 else None) for i, y in enumerate(ys)], dim=1)
+    got = contexts(sel, 8, *ys)
+    assert torch.equal(got, ref)
+    weights = torch.randn(ref.shape, generator=gen, dtype=torch.float64)
+    for g, w in zip(torch.autograd.grad((got * weights).sum(), ys), torch.autograd.grad((ref * weights).sum(), ys)):
+        assert torch.allclose(g, w, rtol=0, atol=1e-12)
+    assert torch.autograd.gradcheck(lambda *v: contexts(sel, 8, *v), [y.detach().requires_grad_() for y in ys])
 
 
 def test_the_rate_from_a_sample_of_rows_is_unbiased_and_counts_only_those_rows():

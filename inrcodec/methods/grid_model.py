@@ -187,6 +187,53 @@ def upsample_fast(grids: list, params: dict[str, Any], height: int, width: int) 
     return torch.stack(out)
 
 
+class _Contexts(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, sel, n: int, *ys):
+        ctx.n, ctx.sel, ctx.shapes = n, sel, [tuple(y.shape) for y in ys]
+        counts = [(sel.numel() if i == 0 and sel is not None else y.shape[0]) * y.shape[1] for i, y in enumerate(ys)]
+        out = ys[0].new_empty(n, sum(counts))
+        o = 0
+        for i, (y, m) in enumerate(zip(ys, counts)):
+            h, w = y.shape
+            padded = F.pad(y, (3, 1, 3, 0))
+            view = out[:, o:o + m].view(n, m // w, w)
+            for t, (dy, dx) in enumerate(NEIGHBOURS[:n]):
+                src = padded[:, 3 + dx:3 + dx + w]
+                if i == 0 and sel is not None:
+                    torch.index_select(src, 0, sel + 3 + dy, out=view[t])
+                else:
+                    view[t].copy_(src[3 + dy:3 + dy + h])
+            o += m
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad, n, sel = grad.contiguous(), ctx.n, ctx.sel
+        grads, o = [], 0
+        for i, (h, w) in enumerate(ctx.shapes):
+            k = sel.numel() if i == 0 and sel is not None else h
+            view = grad[:, o:o + k * w].view(n, k, w)
+            padded = grad.new_zeros(h + 3, w + 4)
+            for t, (dy, dx) in enumerate(NEIGHBOURS[:n]):
+                dst = padded[:, 3 + dx:3 + dx + w]
+                if i == 0 and sel is not None:
+                    dst.index_add_(0, sel + 3 + dy, view[t])
+                else:
+                    dst[3 + dy:3 + dy + h] += view[t]
+            grads.append(padded[3:, 3:3 + w])
+            o += k * w
+        return (None, None, *grads)
+
+
+def contexts(sel, n: int, *ys):
+    """(n, latents): the ``n`` causal neighbours (``NEIGHBOURS``, zero outside the grid) of every
+    latent of the grids ``ys``, grid after grid, row-major; of the first grid only its rows
+    ``sel`` (a LongTensor, or None for all). Written into one buffer; the backward pass fills one
+    zero gradient per grid where autograd's slices and stack filled one per neighbour."""
+    return _Contexts.apply(sel, n, *ys)
+
+
 class GridModel(torch.nn.Module):
     """Latents, synthesis and a float ARM (what the encoder trains)."""
 
@@ -243,20 +290,15 @@ class GridModel(torch.nn.Module):
         up: an unbiased estimate for training that saves ARM time where the full-size grid
         holds most latents."""
         n = self.params["context"]
-        ctx, sym, scale = [], [], 1.0
-        for i, y in enumerate(ys):
-            h, w = y.shape
-            padded = F.pad(y[None, None], (3, 1, 3, 0))[0, 0]
-            if i == 0 and rows < 1.0 and h >= 8:
-                k = max(1, round(rows * h))
-                sel = torch.randperm(h, generator=self.noise, device=y.device)[:k]
-                taps = [padded.index_select(0, sel + 3 + dy)[:, 3 + dx:3 + dx + w] for dy, dx in NEIGHBOURS[:n]]
-                y, scale = y.index_select(0, sel), h / k
-            else:
-                taps = [padded[3 + dy:3 + dy + h, 3 + dx:3 + dx + w] for dy, dx in NEIGHBOURS[:n]]
-            ctx.append(torch.stack(taps).reshape(n, -1))
-            sym.append(y.reshape(-1))
-        a = torch.cat(ctx, dim=1)
+        sel, scale = None, 1.0
+        h = ys[0].shape[0]
+        if rows < 1.0 and h >= 8:
+            k = max(1, round(rows * h))
+            sel = torch.randperm(h, generator=self.noise, device=ys[0].device)[:k]
+            scale = h / k
+        a = contexts(sel, n, *ys)
+        sym = [ys[0].index_select(0, sel) if sel is not None else ys[0]] + list(ys[1:])
+        sym = [y.reshape(-1) for y in sym]
         w1, b1, w2, b2, w3, b3 = self.arm
         a = torch.relu(torch.addmm(b1[:, None], w1, a))
         a = torch.relu(torch.addmm(b2[:, None], w2, a))
