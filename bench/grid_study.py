@@ -97,7 +97,7 @@ VARIANTS: dict[str, dict] = {
     "nolead": {"rate_lead": 0.0},  # the controller without the lead (the default until 2026-12-06)
     "base-1207c": {},  # the defaults after the one-buffer ARM contexts (2026-12-07, evening)
     "res0": {"res_convs": 0},  # no 3x3 residual convolution: a quarter cheaper a step with the block grid
-    "half1": {"half_convs": 1},  # a 3x3 convolution on the half-size output, each colour's 4 phases (2026-12-07)
+    # "half1": {"half_convs": 1} ran at commit f28e222 (a 3x3 convolution on the half-size output; reverted)
     # the first lambda at the gain the controller ended at on average (geometric mean of final over
     # start lambda x prior_gain) in the 24-image benches of 2026-12-02..04: 0.73 at 0.3, 1.01 at 0.15, 1.40 at 0.1
     "pg073": {"prior_gain": 0.73},

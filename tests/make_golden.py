@@ -57,11 +57,6 @@ def main(only: list[str]) -> None:
     goldens["golden_v2_grid_subpixel"] = (kodim23[240:256, 330:355], {"lam": 0.002, "levels": 3, "first_level": 1,
                                                                        "syn_width": 8, "res_convs": 1, "upsampling": 2,
                                                                        "method": "grid"})
-    # The full-size grid as 2x2 blocks (upsampling 3) and a half-size 3x3 convolution before the pixel shuffle
-    # (the section's optional trailing field, 2026-12-07); an odd height.
-    goldens["golden_v2_grid_blocks_half"] = (kodim23[240:255, 330:354], {"lam": 0.002, "levels": 3, "first_level": 0,
-                                                                          "syn_width": 8, "res_convs": 1, "upsampling": 3,
-                                                                          "half_convs": 1, "method": "grid"})
     models = set()
     for name, (img, opts) in goldens.items():
         if only and name not in only:

@@ -24,8 +24,7 @@ from make_golden import params_digest  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 GOLDENS = ["golden_v1_coin", "golden_v2_coin_rgb", "golden_v2_coin_grey", "golden_v2_qat", "golden_v2_qat1",
-           "golden_v2_mcnc", "golden_v2_grid", "golden_v2_qat_fourier", "golden_v2_grid_subpixel",
-           "golden_v2_grid_blocks_half"]
+           "golden_v2_mcnc", "golden_v2_grid", "golden_v2_qat_fourier", "golden_v2_grid_subpixel"]
 
 
 @pytest.mark.parametrize("name", GOLDENS)
@@ -40,9 +39,7 @@ def test_golden_streams_decode_to_the_same_parameters_and_image(name):
 
 
 def test_goldens_pin_what_they_claim():
-    v1, rgb, grey, q, q1, mc, grid, qf, sub, half = (describe((DATA / f"{n}.inr").read_bytes()) for n in GOLDENS)
-    assert half["upsampling"].startswith("full-size grid as 2x2 blocks") and half["grids"][0] == [15, 24]
-    assert "1 half-size 3x3" in half["synthesis"] and half["section_bytes"]["method_section"] == 2 + 10
+    v1, rgb, grey, q, q1, mc, grid, qf, sub = (describe((DATA / f"{n}.inr").read_bytes()) for n in GOLDENS)
     assert sub["upsampling"].startswith("bilinear to half size") and sub["grids"] == [[8, 13], [4, 7], [2, 4]]
     assert sub["width"] == 25
     assert qf["method"] == "qat" and qf["fourier_frequencies"] == 4 and qf["architecture"] == "2x8+f4"

@@ -78,42 +78,6 @@ def test_a_stream_with_blocks_but_no_full_size_grid_is_refused():
         decode(pack(Stream(grid.ID, 3, 64, 48, grid.pack_section(params), records, b"")))
 
 
-@pytest.mark.parametrize("upsampling", [2, 3])
-def test_a_half_size_convolution_decodes_to_what_the_encoder_reports(small_image, upsampling):
-    opts = {"lam": 0.002, "levels": 3, "upsampling": upsampling, "half_convs": 1}
-    if upsampling == 3:
-        opts["first_level"] = 0
-    res = encode(small_image, EncodeOptions(bpp=None, method="grid", steps=60, method_options=opts))
-    opened, tensors = decode_parameters(res.data)
-    assert opened.params["half_convs"] == 1 and len(opened.stream.section) == len(grid.SECTION) + 1
-    assert tensors[4].shape == (12, 4, 3, 3) and np.any(tensors[4] != 0)  # trained from zero
-    assert psnr(decode(res.data), small_image) == pytest.approx(res.psnr, abs=1e-9)
-    assert "1 half-size 3x3" in describe(res.data)["synthesis"]
-    without = dict(opened.params, half_convs=0)
-    # one grouped 12 -> 12 (4 inputs each) 3x3 convolution at half size: 12 * 4 * 9 / 4 per pixel
-    assert grid.work_per_pixel(opened.params, 3) - grid.work_per_pixel(without, 3) == 108
-
-
-def test_streams_without_the_trailing_fields_keep_the_sections_of_before():
-    assert len(grid.pack_section(DEFAULTS)) == len(grid.SECTION) == 9
-    assert grid.synthesis_shapes(DEFAULTS, 3) == grid.synthesis_shapes({k: v for k, v in DEFAULTS.items()
-                                                                         if k != "half_convs"}, 3)
-
-
-@pytest.mark.parametrize("change, message", [({"upsampling": 0}, "needs sub-pixel"), ({"extra": 1}, "unexpected bytes")])
-def test_a_bad_trailing_section_is_refused(change, message):
-    from inrcodec.bitstream import BitstreamError
-
-    params = dict(DEFAULTS, half_convs=1, **{k: v for k, v in change.items() if k != "extra"})
-    records = [TensorRecord(8, 0, 0, 0x3C00, 0x3F80)] * len(grid.layout(params, 3))
-    section = grid.pack_section(params) + b"\x00" * change.get("extra", 0)
-    with pytest.raises(BitstreamError, match=message):
-        decode(pack(Stream(grid.ID, 3, 64, 48, section, records, b"")))
-    with pytest.raises(OptionError, match="needs sub-pixel"):
-        encode(np.zeros((16, 16, 3), np.uint8), EncodeOptions(bpp=None, method="grid", steps=5,
-                                                              method_options={"lam": 0.002, "upsampling": 0, "half_convs": 1}))
-
-
 def test_a_coarse_first_phase_decodes_to_what_the_encoder_reports(small_image):
     res = encode(small_image, EncodeOptions(bpp=None, method="grid", steps=60,
                                             method_options={"lam": 0.002, "levels": 3, "coarse": 0.5}))
@@ -199,7 +163,7 @@ def test_a_budget_below_the_networks_is_refused(small_image):
                                      {"rate_rows": 0.0}, {"rate_rows": 1.5}, {"control_trend": -1.0},
                                      {"control_trend": 5.0}, {"control_integral": -0.1},
                                      {"control_integral": 3.0}, {"rate_lead": -0.1}, {"rate_lead": 0.6},
-                                     {"effort_scale_max": 0.5}, {"effort_scale_max": 17.0}, {"half_convs": 3}])
+                                     {"effort_scale_max": 0.5}, {"effort_scale_max": 17.0}])
 def test_bad_options(options):
     with pytest.raises(OptionError):
         grid.check_options(EncodeOptions(method="grid", method_options=options))

@@ -44,39 +44,23 @@ SECTION: list[Field] = [
     Field("arm_width", "B", "hidden width of the ARM's two hidden layers", 1, 32),
     Field("arm_shift", "B", "fixed-point bits of the ARM's weights and outputs", 4, 16),
 ]
-# Optional trailing fields: a section that ends before one means 0, and the encoder writes them
-# only when one is not 0, so streams without them keep the 9-byte section of before.
-SECTION_TAIL: list[Field] = [
-    Field("half_convs", "B", "3x3 residual convolutions on the half-size output of sub-pixel synthesis, before "
-          "the pixel shuffle, each colour's four phases mixed among themselves (groups C; ReLU before each but "
-          "the first)", 0, 2),
-]
 
 
 def read_section(stream: Stream) -> dict[str, Any]:
     """Grid and network sizes from the method section (validated from ``SECTION``)."""
     params, tail = unpack_fields(SECTION, stream.section, "grid method section")
-    params.update({f.name: 0 for f in SECTION_TAIL})
     if tail:
-        if len(tail) != len(SECTION_TAIL):
-            raise BitstreamError(f"grid method section has {len(tail)} unexpected bytes")
-        params.update(unpack_fields(SECTION_TAIL, tail, "grid method section")[0])
+        raise BitstreamError(f"grid method section has {len(tail)} unexpected bytes")
     if params["upsampling"] == 3 and params["first_level"] != 0:
         raise BitstreamError("grid method section: upsampling 3 needs a full-size grid (first_level 0)")
-    if params["half_convs"] and not sub_pixel(params):
-        raise BitstreamError("grid method section: half_convs needs sub-pixel synthesis (upsampling 2 or 3)")
     params["latents"] = sum(h * w for h, w in grid_shapes(stream.height, stream.width, params["levels"],
                                                            params["first_level"]))
     return params
 
 
 def pack_section(params: dict[str, Any]) -> bytes:
-    """The method section for ``params`` (the fields of ``SECTION``, then those of ``SECTION_TAIL``
-    if any of them is not 0; other keys are ignored)."""
-    data = pack_fields(SECTION, {f.name: params[f.name] for f in SECTION})
-    if any(params.get(f.name, 0) for f in SECTION_TAIL):
-        data += pack_fields(SECTION_TAIL, {f.name: params.get(f.name, 0) for f in SECTION_TAIL})
-    return data
+    """The method section for ``params`` (the fields of ``SECTION``; other keys are ignored)."""
+    return pack_fields(SECTION, {f.name: params[f.name] for f in SECTION})
 
 
 def sub_pixel(params: dict[str, Any]) -> bool:
@@ -90,16 +74,13 @@ def synthesis_inputs(params: dict[str, Any]) -> int:
 
 
 def synthesis_shapes(params: dict[str, Any], channels: int) -> list[tuple[int, ...]]:
-    """Weight and bias of each 1x1 layer, of each half-size 3x3 convolution, then of each 3x3
-    residual convolution."""
+    """Weight and bias of each 1x1 layer, then of each 3x3 residual convolution."""
     shapes, n_in = [], synthesis_inputs(params)
     for _ in range(params["syn_layers"]):
         shapes += [(params["syn_width"], n_in), (params["syn_width"],)]
         n_in = params["syn_width"]
     out = channels * 4 if sub_pixel(params) else channels
     shapes += [(out, n_in), (out,)]
-    for _ in range(params.get("half_convs", 0)):
-        shapes += [(out, 4, 3, 3), (out,)]
     for _ in range(params["res_convs"]):
         shapes += [(channels, channels, 3, 3), (channels,)]
     return shapes
@@ -128,11 +109,9 @@ def _latents_per_pixel(params: dict[str, Any]) -> float:
 def work_per_pixel(params: dict[str, Any], channels: int) -> int:
     """Multiply-adds per pixel: upsampling, synthesis, and the ARM per latent (rounded up)."""
     taps = 16 if params["upsampling"] == 1 else 4
+    shapes = [s for s in synthesis_shapes(params, channels) if len(s) > 1]
     per_position = 1 / 4 if sub_pixel(params) else 1  # sub-pixel: the 1x1 layers run at half size
-    weights = synthesis_shapes(params, channels)[::2]
-    n_half = params["syn_layers"] + 1 + params.get("half_convs", 0)  # the layers at the synthesis size (a grouped
-    # convolution's weight shape is already its multiply-adds per position)
-    syn = sum(math.prod(s) for s in weights[:n_half]) * per_position + sum(math.prod(s) for s in weights[n_half:])
+    syn = sum(math.prod(s) * (1 if len(s) == 4 else per_position) for s in shapes)
     arm = sum(math.prod(s) for s in arm_shapes(params) if len(s) > 1)
     return math.ceil(taps * params["levels"] * per_position + syn + arm * _latents_per_pixel(params))
 
@@ -238,17 +217,10 @@ def synthesis_layers(x, syn: list, params: dict[str, Any], height: int, width: i
         x = torch.relu(torch.addmm(syn[k + 1][:, None], syn[k], x))
         k += 2
     x = torch.addmm(syn[k + 1][:, None], syn[k], x).reshape(1, -1, h, w)
-    k += 2
-    if params.get("half_convs", 0):
-        x = x.contiguous(memory_format=torch.channels_last)
-    for r in range(params.get("half_convs", 0)):  # groups C: channels 4c..4c+3 are colour c's phases
-        hid = x if r == 0 else torch.relu(x)
-        padded = F.pad(hid, (1, 1, 1, 1), mode="replicate") if pad is None else pad(hid)
-        x = x + F.conv2d(padded, syn[k], syn[k + 1], groups=x.shape[1] // 4)
-        k += 2
     if sub_pixel(params):  # output channel 4c + 2i + j is pixel (2y + i, 2x + j) of channel c
         x = F.pixel_shuffle(x, 2)[:, :, :height, :width]
     x = x.contiguous(memory_format=torch.channels_last)
+    k += 2
     for r in range(params["res_convs"]):
         h = x if r == 0 else torch.relu(x)
         padded = F.pad(h, (1, 1, 1, 1), mode="replicate") if pad is None else pad(h)
@@ -264,9 +236,7 @@ def describe(stream: Stream, params: dict[str, Any]) -> dict[str, Any]:
     n_syn = len(synthesis_shapes(params, stream.channels))
     return {"grids": [list(s) for s in shapes_of_grids(stream, params)],
             "upsampling": UPSAMPLING[params["upsampling"]],
-            "synthesis": f"{params['syn_layers']}x{params['syn_width']} 1x1, "
-                         + (f"{params['half_convs']} half-size 3x3, " if params.get("half_convs") else "")
-                         + f"{params['res_convs']} 3x3 residual",
+            "synthesis": f"{params['syn_layers']}x{params['syn_width']} 1x1, {params['res_convs']} 3x3 residual",
             "arm": f"{params['context']} neighbours -> {params['arm_width']} -> {params['arm_width']} -> 2, "
                    f"fixed point 2^-{params['arm_shift']}",
             "parameters": sum(sizes), "bits": weight_bits([t.bits for t in stream.tensors[:n_syn]], sizes[:n_syn])}

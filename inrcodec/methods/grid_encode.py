@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from ..errors import DataError, OptionError
 from ..latents import LATENT_MAX, encode_latents, grid_shapes
 from . import EncodeOptions, Fitted
-from .grid import SECTION, SECTION_TAIL, half_size, layout, pack_section, sub_pixel, synthesize
+from .grid import SECTION, half_size, layout, pack_section, synthesize
 from .grid_model import GridModel, mse
 
 # No full-resolution grid: at 0.3 bpp and 800 steps, grids from 1/2 to 1/64 were 2.2 dB closer to
@@ -34,7 +34,7 @@ from .grid_model import GridModel, mse
 # each position giving a 2x2 block): twice the steps in the same time and +0.39 to +1.06 dB on
 # kodim01/12/23 at 0.3 bpp, normal effort, 2 threads (2026-12-02, bench/results/grid-study.md).
 DEFAULTS: dict[str, int] = {"levels": 6, "first_level": 1, "upsampling": 2, "syn_layers": 1, "syn_width": 16,
-                            "res_convs": 1, "context": 8, "arm_width": 8, "arm_shift": 8, "half_convs": 0}
+                            "res_convs": 1, "context": 8, "arm_width": 8, "arm_shift": 8}
 EFFORT_SECONDS = {"fast": 45.0, "normal": 150.0, "best": 540.0}  # training; quantization and coding come on top
 # Whole-encode targets (issue 14: normal at most 3 minutes, best 10): rounds that bring a file
 # over the budget back under it get the time left to these, and at least EXTRA_SECONDS_MIN.
@@ -134,8 +134,7 @@ def overhead_bits(params: dict[str, int], channels: int) -> int:
     from ..bitstream import overhead_bytes, size_of
 
     n_weights = sum(math.prod(s) for s in layout(params, channels))
-    section = size_of(SECTION) + (size_of(SECTION_TAIL) if params.get("half_convs") else 0)
-    return 8 * overhead_bytes(section, len(layout(params, channels))) + 9 * n_weights + 32
+    return 8 * overhead_bytes(size_of(SECTION), len(layout(params, channels))) + 9 * n_weights + 32
 
 
 def _decodable(params: dict[str, int], shape: tuple[int, ...]) -> bool:
@@ -198,7 +197,7 @@ def check_grid_options(options: EncodeOptions) -> None:
     unknown = set(opts) - _OPTION_KEYS
     if unknown:
         raise OptionError(f"grid takes no option {', '.join(sorted(unknown))}")
-    for f in SECTION + SECTION_TAIL:
+    for f in SECTION:
         if f.name in opts:
             try:
                 f.check(int(opts[f.name]))
@@ -207,8 +206,6 @@ def check_grid_options(options: EncodeOptions) -> None:
     params = settings(options)[0]
     if params["upsampling"] == 3 and params["first_level"] != 0:
         raise OptionError("grid option upsampling 3 needs first_level 0 (a full-size grid)")
-    if params["half_convs"] and not sub_pixel(params):
-        raise OptionError("grid option half_convs needs sub-pixel synthesis (upsampling 2 or 3)")
     for key in ("lr", "lr_latents"):
         if key in opts and not (math.isfinite(opts[key]) and 0 < opts[key] <= 10):
             raise OptionError(f"grid option {key} must be in (0, 10], got {opts[key]}")
@@ -639,8 +636,7 @@ def encode_from(image: np.ndarray, options: EncodeOptions, start: list[np.ndarra
                         f"(best: {len(data) * 8 / pixels:.4f} bpp)")
     config = (f"{params['levels']} grids from 1/{2 ** params['first_level']}, "
               f"{('bilinear', 'bicubic', 'sub-pixel', 'sub-pixel + 2x2 blocks')[params['upsampling']]} synthesis {params['syn_layers']}x"
-              f"{params['syn_width']} + " + (f"{params['half_convs']} half-size 3x3 + " if params["half_convs"] else "")
-              + f"{params['res_convs']} 3x3, ARM {params['context']}->{params['arm_width']}")
+              f"{params['syn_width']} + {params['res_convs']} 3x3, ARM {params['context']}->{params['arm_width']}")
     details.update({"init": run.init, "lambda": fit.lam, "lambda_start": run.lam0, "extra_rounds": extra, "dead_zone": dead_zone,
                     "rate_trace": fit.trace, "evals": fit.evals, "overhead_bpp_assumed": round(overhead_bits(params, c) / pixels, 5),
                     "overhead_bpp": fit.overhead_bpp})
