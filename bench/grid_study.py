@@ -97,6 +97,11 @@ VARIANTS: dict[str, dict] = {
     "nolead": {"rate_lead": 0.0},  # the controller without the lead (the default until 2026-12-06)
     "base-1207c": {},  # the defaults after the one-buffer ARM contexts (2026-12-07, evening)
     "res0": {"res_convs": 0},  # no 3x3 residual convolution: a quarter cheaper a step with the block grid
+    "lr01": {"lr": 0.01},  # the networks' learning rate (0.02 since 2026-11-23, chosen on crops at 1,000 steps)
+    "lr04": {"lr": 0.04},
+    "b2-99": {"adam_beta2": 0.99},  # Adam's second-moment memory ~100 steps instead of ~1000 (runs of 2-5k steps)
+    "b2-95": {"adam_beta2": 0.95},
+    "b2-999": {"adam_beta2": 0.999},  # torch's default, the grid's until 2026-12-07
     # "half1": {"half_convs": 1} ran at commit f28e222 (a 3x3 convolution on the half-size output; reverted)
     # the first lambda at the gain the controller ended at on average (geometric mean of final over
     # start lambda x prior_gain) in the 24-image benches of 2026-12-02..04: 0.73 at 0.3, 1.01 at 0.15, 1.40 at 0.1
@@ -134,7 +139,7 @@ def run(args: argparse.Namespace) -> None:
     from inrcodec.encoder import encode
     from inrcodec.images import decode_image_bytes
     from inrcodec.methods import EncodeOptions
-    from inrcodec.methods.grid_encode import DEFAULT_LATENT_LR, DEFAULT_LR, DEFAULTS, SCHEDULE
+    from inrcodec.methods.grid_encode import ADAM_BETAS, DEFAULT_LATENT_LR, DEFAULT_LR, DEFAULTS, SCHEDULE
     from inrcodec.metrics import psnr
 
     torch.set_num_threads(args.threads)
@@ -155,6 +160,8 @@ def run(args: argparse.Namespace) -> None:
         for variant in args.variants.split(","):
             opts = dict(VARIANTS[variant])
             defaults = {**DEFAULTS, **SCHEDULE, "lr": DEFAULT_LR, "lr_latents": DEFAULT_LATENT_LR}
+            if ADAM_BETAS != (0.9, 0.999):  # in the key since it changed (records before 2026-12-07 lack it)
+                defaults["adam_betas"] = list(ADAM_BETAS)
             key = {"image": name, "variant": variant, "options": opts, "defaults": defaults, "steps": args.steps,
                    "effort": args.effort, "bpp_target": args.bpp, "crop": args.crop}
             if args.seed:

@@ -163,7 +163,8 @@ def test_a_budget_below_the_networks_is_refused(small_image):
                                      {"rate_rows": 0.0}, {"rate_rows": 1.5}, {"control_trend": -1.0},
                                      {"control_trend": 5.0}, {"control_integral": -0.1},
                                      {"control_integral": 3.0}, {"rate_lead": -0.1}, {"rate_lead": 0.6},
-                                     {"effort_scale_max": 0.5}, {"effort_scale_max": 17.0}])
+                                     {"effort_scale_max": 0.5}, {"effort_scale_max": 17.0},
+                                     {"adam_beta2": 1.0}, {"adam_beta2": 0.2}])
 def test_bad_options(options):
     with pytest.raises(OptionError):
         grid.check_options(EncodeOptions(method="grid", method_options=options))

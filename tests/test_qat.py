@@ -51,8 +51,9 @@ def test_a_network_too_slow_for_the_time_is_narrowed(kodim23):
     res = encode(image, EncodeOptions(bpp=4.0, method="qat", effort="fast", time_limit=0.3))
     info = describe(res.data)
     assert any("would train fewer than" in w for w in res.warnings)
+    # the time, not the 4-bpp budget, sized the network: the narrowest width (its bpp depends on how many
+    # steps the machine managed in 0.3 s: under 2 when idle, 2.37 under load, so it is not asserted)
     assert info["architecture"] == f"4x{qat.MIN_FOURIER_WIDTH}+f{qat.default_frequencies(96, 128)}"
-    assert res.bpp < 2.0  # well under the budget: the time, not the bits, sized the network
 
 
 def test_the_decoder_rebuilds_exactly_the_hard_quantized_weights():
