@@ -59,6 +59,13 @@ EXTRA_LR = 0.1
 # -0.44 dB, 0.2: -0.23, 0.025: -1.4) and the networks 0.02 (0.05: -0.15, 0.01: -0.34, 0.1: -2.2).
 DEFAULT_LR = 0.02
 DEFAULT_LATENT_LR = 0.1
+# Adam's second-moment memory: about 100 steps (beta2 0.99) rather than torch's 1,000 (0.999), in runs
+# of 2,000-5,000 steps whose gradients shrink as lambda, the temperature and the learning rate move.
+# At equal steps, PSNR minus JPEG2000's at each file's rate: -b 0.6 (block grid, 2,500 steps) +0.42 /
+# +0.31 / +0.11 / +0.09 dB on kodim23/03/01/13; -b 0.3 (3,500 steps) +0.16 / +0.03 / +0.02 on
+# kodim23/12/01; -b 0.15 +0.22 / 0.00 on kodim23/01; -b 0.1 +0.05 on kodim23 (2026-12-07,
+# bench/results/grid-study-2026-12-07k.log to -07n.log).
+ADAM_BETAS = (0.9, 0.99)
 # Encoder-side schedule (options of the same names override): hard rounding from this fraction
 # of the run, the soft-rounding temperature from t_start to t_end until then, the ARM's
 # initial log-scale (a short run cannot afford to learn the scale from 1: 1.35 bits per zero),
@@ -108,13 +115,6 @@ HIGH_RATE_NETWORKS = 0.1
 HIGH_RATE: dict[str, float] = {"levels": 7, "first_level": 0, "upsampling": 3, "syn_width": 32, "prior_gain": 1.4,
                                "rate_rows": 0.25}
 _OPTION_KEYS = set(DEFAULTS) | set(SCHEDULE) | {"lam", "lr", "lr_latents", "adam_beta2"}
-# Adam's second-moment memory: about 100 steps (beta2 0.99) rather than torch's 1,000 (0.999), in runs
-# of 2,000-5,000 steps whose gradients shrink as lambda, the temperature and the learning rate move.
-# At equal steps, PSNR minus JPEG2000's at each file's rate: -b 0.6 (block grid, 2,500 steps) +0.42 /
-# +0.31 / +0.11 / +0.09 dB on kodim23/03/01/13; -b 0.3 (3,500 steps) +0.16 / +0.03 / +0.02 on
-# kodim23/12/01; -b 0.15 +0.22 / 0.00 on kodim23/01; -b 0.1 +0.05 on kodim23 (2026-12-07,
-# bench/results/grid-study-2026-12-07k.log to -07n.log).
-ADAM_BETAS = (0.9, 0.99)
 _RATE_EXPONENT = 0.56  # bpp goes about as lambda^-0.56 (Cool-chic's published lambda-rate pairs)
 _CONTROL_TICKS = 20  # lambda corrections per run (the rate answers lambda only after many steps)
 _CONTROL_FROM = 0.2  # progress before which the rate is not yet representative

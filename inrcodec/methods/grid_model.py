@@ -190,37 +190,38 @@ def upsample_fast(grids: list, params: dict[str, Any], height: int, width: int) 
 class _Contexts(torch.autograd.Function):
     @staticmethod
     def forward(ctx, sel, n: int, *ys):
-        ctx.n, ctx.sel, ctx.shapes = n, sel, [tuple(y.shape) for y in ys]
-        counts = [(sel.numel() if i == 0 and sel is not None else y.shape[0]) * y.shape[1] for i, y in enumerate(ys)]
+        rows = [sel if i == 0 and sel is not None else None for i in range(len(ys))]  # None: every row
+        ctx.n, ctx.rows, ctx.shapes = n, rows, [tuple(y.shape) for y in ys]
+        counts = [(y.shape[0] if r is None else r.numel()) * y.shape[1] for y, r in zip(ys, rows)]
         out = ys[0].new_empty(n, sum(counts))
         o = 0
-        for i, (y, m) in enumerate(zip(ys, counts)):
+        for y, r, m in zip(ys, rows, counts):
             h, w = y.shape
             padded = F.pad(y, (3, 1, 3, 0))
             view = out[:, o:o + m].view(n, m // w, w)
             for t, (dy, dx) in enumerate(NEIGHBOURS[:n]):
                 src = padded[:, 3 + dx:3 + dx + w]
-                if i == 0 and sel is not None:
-                    torch.index_select(src, 0, sel + 3 + dy, out=view[t])
-                else:
+                if r is None:
                     view[t].copy_(src[3 + dy:3 + dy + h])
+                else:
+                    torch.index_select(src, 0, r + 3 + dy, out=view[t])
             o += m
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        grad, n, sel = grad.contiguous(), ctx.n, ctx.sel
+        grad, n = grad.contiguous(), ctx.n
         grads, o = [], 0
-        for i, (h, w) in enumerate(ctx.shapes):
-            k = sel.numel() if i == 0 and sel is not None else h
+        for (h, w), r in zip(ctx.shapes, ctx.rows):
+            k = h if r is None else r.numel()
             view = grad[:, o:o + k * w].view(n, k, w)
             padded = grad.new_zeros(h + 3, w + 4)
             for t, (dy, dx) in enumerate(NEIGHBOURS[:n]):
                 dst = padded[:, 3 + dx:3 + dx + w]
-                if i == 0 and sel is not None:
-                    dst.index_add_(0, sel + 3 + dy, view[t])
-                else:
+                if r is None:
                     dst[3 + dy:3 + dy + h] += view[t]
+                else:
+                    dst.index_add_(0, r + 3 + dy, view[t])
             grads.append(padded[3:, 3:3 + w])
             o += k * w
         return (None, None, *grads)
