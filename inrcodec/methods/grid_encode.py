@@ -59,13 +59,15 @@ EXTRA_LR = 0.1
 # -0.44 dB, 0.2: -0.23, 0.025: -1.4) and the networks 0.02 (0.05: -0.15, 0.01: -0.34, 0.1: -2.2).
 DEFAULT_LR = 0.02
 DEFAULT_LATENT_LR = 0.1
-# Adam's second-moment memory: about 100 steps (beta2 0.99) rather than torch's 1,000 (0.999), in runs
+# Adam's second-moment memory: about 20 steps (beta2 0.95) rather than torch's 1,000 (0.999), in runs
 # of 2,000-5,000 steps whose gradients shrink as lambda, the temperature and the learning rate move.
-# At equal steps, PSNR minus JPEG2000's at each file's rate: -b 0.6 (block grid, 2,500 steps) +0.42 /
-# +0.31 / +0.11 / +0.09 dB on kodim23/03/01/13; -b 0.3 (3,500 steps) +0.16 / +0.03 / +0.02 on
-# kodim23/12/01; -b 0.15 +0.22 / 0.00 on kodim23/01; -b 0.1 +0.05 on kodim23 (2026-12-07,
-# bench/results/grid-study-2026-12-07k.log to -07n.log).
-ADAM_BETAS = (0.9, 0.99)
+# At equal steps, PSNR minus JPEG2000's at each file's rate, 0.999 -> 0.99: -b 0.6 (block grid,
+# 2,500 steps) +0.42 / +0.31 / +0.11 / +0.09 dB on kodim23/03/01/13; -b 0.3 (3,500 steps) +0.16 /
+# +0.03 / +0.02 on kodim23/12/01; -b 0.15 +0.22 / 0.00 on kodim23/01; -b 0.1 +0.05 on kodim23
+# (bench/results/grid-study-2026-12-07k.log to -07n.log). 0.99 -> 0.95: +0.22 / +0.03 / +0.11 / +0.01
+# at 0.6, +0.13 / +0.32 on kodim23/12 at 0.3, -0.06 / +0.06 at 0.15, -0.01 at 0.1; 0.9 fell below
+# 0.95 on four of five pairs (2026-12-07, -07q.log to -07s.log).
+ADAM_BETAS = (0.9, 0.95)
 # Encoder-side schedule (options of the same names override): hard rounding from this fraction
 # of the run, the soft-rounding temperature from t_start to t_end until then, the ARM's
 # initial log-scale (a short run cannot afford to learn the scale from 1: 1.35 bits per zero),
