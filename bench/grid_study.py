@@ -104,6 +104,8 @@ VARIANTS: dict[str, dict] = {
     "b2-999": {"adam_beta2": 0.999},  # torch's default, the grid's until 2026-12-07
     "base-1207d": {},  # the defaults with beta2 0.99 (2026-12-07, evening)
     "b2-90": {"adam_beta2": 0.9},  # the second moment as short-memoried as the first
+    "b1-80": {"adam_beta1": 0.8},  # Adam's first moment over ~5 steps instead of ~10 (beta2 0.95 default)
+    "b1-95": {"adam_beta1": 0.95},
     # "half1": {"half_convs": 1} ran at commit f28e222 (a 3x3 convolution on the half-size output; reverted)
     # the first lambda at the gain the controller ended at on average (geometric mean of final over
     # start lambda x prior_gain) in the 24-image benches of 2026-12-02..04: 0.73 at 0.3, 1.01 at 0.15, 1.40 at 0.1

@@ -139,11 +139,12 @@ def test_a_file_a_little_over_the_budget_keeps_its_fit_through_the_extra_rounds(
 
 
 def test_a_file_just_over_the_budget_can_fit_with_a_coarser_synthesis(small_image):
-    # the last resort before zeroing latents; at a small lambda the best depth is not the coarsest
-    from inrcodec.methods.grid_encode import _choose_stream, _coarser_synthesis, _trained
+    # the last resort before zeroing latents: from the finest depth's file, 4 bytes less must fit
+    from inrcodec.methods.grid_encode import _coarser_synthesis, _synthesis_depths, _trained, build_stream
 
     run = _trained(small_image, EncodeOptions(bpp=None, method="grid", steps=40, method_options={"lam": 1e-5}), None)
-    data = _choose_stream(run.fit.model, small_image, 1e-5)
+    finest = max(_synthesis_depths(run.fit.model, small_image), key=lambda d: d[2])[0]
+    data = build_stream(run.fit.model, finest, small_image.shape[2])
     budget = (len(data) - 4) * 8
     smaller = _coarser_synthesis(run.fit.model, small_image, budget)
     assert smaller is not None and len(smaller) * 8 <= budget
@@ -164,7 +165,8 @@ def test_a_budget_below_the_networks_is_refused(small_image):
                                      {"control_trend": 5.0}, {"control_integral": -0.1},
                                      {"control_integral": 3.0}, {"rate_lead": -0.1}, {"rate_lead": 0.6},
                                      {"effort_scale_max": 0.5}, {"effort_scale_max": 17.0},
-                                     {"adam_beta2": 1.0}, {"adam_beta2": 0.2}])
+                                     {"adam_beta2": 1.0}, {"adam_beta2": 0.2},
+                                     {"adam_beta1": -0.1}, {"adam_beta1": 1.0}])
 def test_bad_options(options):
     with pytest.raises(OptionError):
         grid.check_options(EncodeOptions(method="grid", method_options=options))
