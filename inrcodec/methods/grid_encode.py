@@ -614,7 +614,8 @@ def _trained(image: np.ndarray, options: EncodeOptions, start: list[np.ndarray] 
     lrs = [opts.get("lr_latents", DEFAULT_LATENT_LR), opts.get("lr", DEFAULT_LR)]
     optimizer = torch.optim.Adam([{"params": list(model.grids), "lr": lrs[0]},
                                   {"params": list(model.syn) + list(model.arm), "lr": lrs[1]}],
-                                 betas=(float(opts.get("adam_beta1", ADAM_BETAS[0])), float(opts.get("adam_beta2", ADAM_BETAS[1]))))
+                                 betas=(float(opts.get("adam_beta1", ADAM_BETAS[0])),
+                                        float(opts.get("adam_beta2", ADAM_BETAS[1]))))
     result = _train(model, optimizer, fit.loss, fit.score, fit.keep, options, sched["coarse"], fit.effort_scale)
     with torch.no_grad():
         for t, best in zip(model.tensors(), result.best):
