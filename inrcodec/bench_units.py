@@ -9,7 +9,9 @@ answers to.
 """
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -87,11 +89,8 @@ def _measure(image: np.ndarray, decoded: np.ndarray, nbytes: int) -> dict[str, A
 
 
 def _run_classic(unit: Unit) -> Outcome:
-    import torch
-
     from .baselines import available_codecs
 
-    torch.set_num_threads(1)
     codec = available_codecs()[0][unit.codec]
     image = decode_image_bytes(unit.image_bytes, unit.image.name)
     name = unit.image.stem
@@ -184,8 +183,6 @@ def _run_ours(unit: Unit) -> Outcome:
     from .encoder import encode
     from .errors import DataError
 
-    if unit.threads:
-        torch.set_num_threads(unit.threads)
     image = decode_image_bytes(unit.image_bytes, unit.image.name)
     name = unit.image.stem
     codec = unit.cache_codec()
@@ -209,7 +206,8 @@ def _run_ours(unit: Unit) -> Outcome:
             decoded = decode(res.data)
             rec = base | {"quality": None, "encode_s": res.seconds, "decode_s": time.perf_counter() - t0,
                           "steps": res.steps, "config": f"{res.config}, {res.steps} steps",
-                          "device": device_name(unit.device), "best_step": res.best_step,
+                          "device": device_name(unit.device), "threads": torch.get_num_threads(),
+                          "best_step": res.best_step,
                           "restarts": res.restarts, "warnings": res.warnings,
                           "stream": stream,
                           # the method's scalar diagnostics (lambda, fit before quantization, ...)
@@ -263,13 +261,32 @@ def _run_learned(unit: Unit) -> Outcome:
     return Outcome(records, cache.new)
 
 
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch threads (None: as they are), then restore the count. Units share a
+    process (in-process runs, pools): a classic unit's one thread once carried over to the grid
+    units after it in a ``-j 1`` run, which then trained on one core of two (2026-12-07)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def run_unit(unit: Unit) -> Outcome:
-    """The unit's work, by its kind (ours, CompressAI, or a classic codec)."""
+    """The unit's work, by its kind (ours, CompressAI, or a classic codec); our methods get
+    ``unit.threads`` torch threads (None: the process's), the classic codecs' metrics one."""
     if unit.method_tag:
-        return _run_ours(unit)
+        with _torch_threads(unit.threads):
+            return _run_ours(unit)
     if unit.codec.startswith("compressai:"):
         return _run_learned(unit)
-    return _run_classic(unit)
+    with _torch_threads(1):
+        return _run_classic(unit)
 
 
 def run_safely(unit: Unit) -> tuple[Outcome | None, str | None]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 
+import torch
 from PIL import Image
 
 from inrcodec.bench_units import Unit, our_options, resolve_method, run_safely
@@ -42,6 +43,25 @@ def test_a_unit_works_on_bytes_and_writes_nothing(kodim23, tmp_path):
     again, _ = run_safely(Unit("coin", tmp_path / "a.png", [2.0], out, method_tag="steps20", steps=20,
                                image_bytes=data, cached={rec["setting"]: rec}))
     assert again.records == [rec] and not again.new and not again.streams
+
+
+def test_a_classic_unit_leaves_our_methods_their_threads(kodim23, tmp_path):
+    """Units share a process with -j 1: a classic codec's one metrics thread must not carry over
+    to the training of ours after it (it did, and the grid then trained on one core of two)."""
+    data = _png(kodim23[:64, :96])
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert run_safely(Unit("jpeg2000", tmp_path / "a.png", [0.8], tmp_path, image_bytes=data))[1] is None
+        assert torch.get_num_threads() == 2
+        ours, _ = run_safely(Unit("coin", tmp_path / "a.png", [2.0], tmp_path, method_tag="steps5", steps=5,
+                                  image_bytes=data))
+        assert ours.records[0]["threads"] == 2
+        one, _ = run_safely(Unit("coin", tmp_path / "a.png", [2.0], tmp_path, method_tag="steps5", steps=5,
+                                 threads=1, image_bytes=data))
+        assert one.records[0]["threads"] == 1 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_a_failing_unit_gives_one_error_line(tmp_path):
